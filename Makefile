@@ -1,0 +1,30 @@
+# Two commands on a fresh machine (Python 3.11+, Java 17):
+#   make run    set up, then run the main job on the embedded local default
+#   make test   set up, then run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+JARS   := .cache/spark-jars/.complete
+
+.PHONY: setup run test bench clean
+
+setup: $(BIN)/.installed $(JARS)
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Fetches the Delta Lake jars from Maven Central once; later runs are offline.
+$(JARS): $(BIN)/.installed
+	$(BIN)/inference-logs fetch-jars
+
+run: setup
+	$(BIN)/inference-logs backfill --config conf/local.yaml
+
+test: setup
+	$(BIN)/pytest
+
+clean:
+	rm -rf data spark-warehouse metastore_db derby.log

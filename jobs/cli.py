@@ -1,0 +1,114 @@
+"""The ``inference-logs`` command: parse arguments and config, build the session, run."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Sequence
+
+from pipelines.config import TABLE_OVERRIDES, ConfigError, Settings, load_settings
+from pipelines.io.delta_tables import TableError
+
+DEFAULT_CONFIG = "conf/local.yaml"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config file (default: {DEFAULT_CONFIG})")
+    group = parser.add_argument_group("table locations (override the config; a name or a path)")
+    group.add_argument("--payload-table", help="the raw {model}_payload table")
+    group.add_argument("--request-logs-table", help="the request-logs output table")
+    group.add_argument("--assessment-logs-table", help="the assessment-logs output table")
+    group.add_argument("--quarantine-table", help="the quarantine output table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inference-logs",
+        description="Derive request logs and assessment logs from a raw payload inference table.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    backfill = commands.add_parser("backfill", help="rebuild a range of payload dates (or the whole table)")
+    _add_config_arguments(backfill)
+    backfill.add_argument("--start-date", type=_date, help="first payload date, inclusive (YYYY-MM-DD)")
+    backfill.add_argument("--end-date", type=_date, help="last payload date, inclusive (YYYY-MM-DD)")
+    backfill.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+    fetch = commands.add_parser("fetch-jars", help="download the Delta Lake jars into the cache (once)")
+    fetch.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config file (default: {DEFAULT_CONFIG})")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {dotted: getattr(args, option, None) for option, dotted in TABLE_OVERRIDES.items()}
+    return load_settings(args.config, overrides)
+
+
+def spark_for(settings: Settings):
+    from pipelines.io.spark_session import get_spark
+
+    s = settings.spark
+    return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf)
+
+
+def print_report(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        return
+    print(f"payload rows read       {report.rows_read}")
+    print(f"  -> request logs       {report.request_logs_rows}")
+    print(f"  -> assessment logs    {report.feedback_rows} feedback rows, {report.assessment_rows} assessments")
+    print(f"  -> quarantine         {report.quarantined_rows} {report.quarantine_reasons or ''}")
+    print(f"  duplicates collapsed  {report.duplicates_collapsed}")
+    print(f"request shapes          {report.request_shapes}")
+    print(f"response shapes         {report.response_shapes}")
+    print(f"trace formats           {report.trace_formats}")
+    if report.missing_request_text or report.missing_answer_text:
+        print(f"no query text, by shape {report.missing_request_text}")
+        print(f"no answer text, by shape {report.missing_answer_text}")
+    failed = [name for name, passed in report.checks.items() if not passed]
+    balance = "balanced" if report.balanced else "NOT BALANCED"
+    print(f"reconciliation          {balance}; table checks: {'all passed' if not failed else 'FAILED ' + ', '.join(failed)}")
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from pipelines.runs import DateRange, run_backfill
+
+    settings = settings_from(args)
+    dates = DateRange(args.start_date, args.end_date)
+    report = run_backfill(spark_for(settings), settings, dates)
+    print_report(report, args.json)
+    return 0 if report.ok else 3
+
+
+def _fetch_jars(args: argparse.Namespace) -> int:
+    from pipelines.io.spark_session import fetch_delta_jars
+
+    settings = load_settings(args.config)
+    jars = fetch_delta_jars(settings.spark.jars_cache)
+    print(f"{len(jars)} jars cached in {settings.spark.jars_cache}")
+    return 0
+
+
+COMMANDS = {"backfill": _backfill, "fetch-jars": _fetch_jars}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, TableError, ValueError) as exc:
+        print(f"inference-logs {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

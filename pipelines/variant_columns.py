@@ -1,0 +1,78 @@
+"""Small column functions over VARIANT values (a JSON body parsed once with try_parse_json).
+
+Every function takes and returns a Column and never raises on bad data: lookups use
+``try_variant_get``, so a wrong type at any path gives null, which the callers count.
+"""
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+NUMERIC_VARIANT_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
+
+
+def get(value: Column, path: str, data_type: str = "variant") -> Column:
+    """The value at a JSON path, cast to ``data_type``; null when absent or of another type."""
+    return F.try_variant_get(value, path, data_type)
+
+
+def present(value: Column) -> Column:
+    """True when the value exists and is not JSON null."""
+    return value.isNotNull() & ~F.is_variant_null(value)
+
+
+def as_array(value: Column) -> Column:
+    """The value as array<variant>, or null when it is not an array."""
+    return get(value, "$", "array<variant>")
+
+
+def is_object(value: Column) -> Column:
+    """True when the value is a JSON object (cheap: only its top-level keys are read)."""
+    return get(value, "$", "map<string,variant>").isNotNull()
+
+
+def variant_type(value: Column) -> Column:
+    """The JSON type name of a small value ('STRING', 'BIGINT', 'OBJECT<...>', ...)."""
+    return F.schema_of_variant(value)
+
+
+def scalar_string(value: Column) -> Column:
+    """The value when it is a JSON string; null for numbers, objects and arrays."""
+    return F.when(variant_type(value) == "STRING", get(value, "$", "string"))
+
+
+def is_number(value: Column) -> Column:
+    kind = variant_type(value)
+    return kind.isin(*NUMERIC_VARIANT_TYPES) | kind.startswith("DECIMAL")
+
+
+def join_texts(texts: Column, separator: str) -> Column:
+    """Join the non-null strings of an array; null when there are none (never an invented '')."""
+    kept = F.filter(texts, lambda text: text.isNotNull())
+    return F.when(F.size(kept) > 0, F.array_join(kept, separator))
+
+
+def last_where(items: Column, predicate) -> Column:
+    """The last element of an array that satisfies ``predicate``, or null."""
+    return F.try_element_at(F.filter(items, predicate), F.lit(-1))
+
+
+def content_text(content: Column) -> Column:
+    """Text of a message ``content``: a string, or a list of parts ``{type, text}`` joined by
+    newlines (parts without text, such as images, are skipped), or a single part object."""
+    parts = as_array(content)
+    part_texts = F.transform(parts, lambda part: F.coalesce(get(part, "$.text", "string"), scalar_string(part)))
+    return (
+        F.when(parts.isNotNull(), join_texts(part_texts, "\n"))
+        .otherwise(F.coalesce(get(content, "$.text", "string"), scalar_string(content)))
+    )
+
+
+def strings_or_text(value: Column) -> Column:
+    """A string, or a list of strings joined by newlines (a prompt or an embeddings input)."""
+    items = as_array(value)
+    return F.when(items.isNotNull(), join_texts(F.transform(items, scalar_string), "\n")).otherwise(
+        scalar_string(value)
+    )
+
+
+def role_of(message: Column) -> Column:
+    return get(message, "$.role", "string")
