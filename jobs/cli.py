@@ -9,6 +9,7 @@ from typing import Sequence
 
 from pipelines.config import TABLE_OVERRIDES, ConfigError, Settings, load_settings
 from pipelines.io.delta_tables import TableError
+from pipelines.io.run_lock import RunLockedError
 
 DEFAULT_CONFIG = "conf/local.yaml"
 
@@ -40,7 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(backfill)
     backfill.add_argument("--start-date", type=_date, help="first payload date, inclusive (YYYY-MM-DD)")
     backfill.add_argument("--end-date", type=_date, help="last payload date, inclusive (YYYY-MM-DD)")
+    backfill.add_argument("--wait-seconds", type=float, help="wait this long for another run's lock (state.lock_wait_seconds)")
     backfill.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+    hourly = commands.add_parser("hourly", help="process what arrived since the last run (exactly once), then stop")
+    _add_config_arguments(hourly)
+    hourly.add_argument("--checkpoint", help="checkpoint directory (overrides state.checkpoint)")
+    hourly.add_argument("--wait-seconds", type=float, help="wait this long for another run's lock (state.lock_wait_seconds)")
+    hourly.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+    ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured output tables")
+    _add_config_arguments(ddl)
 
     fetch = commands.add_parser("fetch-jars", help="download the Delta Lake jars into the cache (once)")
     fetch.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config file (default: {DEFAULT_CONFIG})")
@@ -63,6 +74,8 @@ def print_report(report, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
         return
+    if report.run_id:
+        print(f"run                     {report.run_id}")
     print(f"payload rows read       {report.rows_read}")
     print(f"  -> request logs       {report.request_logs_rows}")
     print(f"  -> assessment logs    {report.feedback_rows} feedback rows, {report.assessment_rows} assessments")
@@ -89,6 +102,15 @@ def _backfill(args: argparse.Namespace) -> int:
     return 0 if report.ok else 3
 
 
+def _hourly(args: argparse.Namespace) -> int:
+    from pipelines.runs import run_hourly
+
+    settings = settings_from(args)
+    report = run_hourly(spark_for(settings), settings)
+    print_report(report, args.json)
+    return 0 if report.ok else 3
+
+
 def _fetch_jars(args: argparse.Namespace) -> int:
     from pipelines.io.spark_session import fetch_delta_jars
 
@@ -98,7 +120,18 @@ def _fetch_jars(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"backfill": _backfill, "fetch-jars": _fetch_jars}
+def _ddl(args: argparse.Namespace) -> int:
+    from schemas import assessment_logs, quarantine, request_logs
+    from schemas.render import create_table_ddl
+
+    tables = settings_from(args).tables
+    print(create_table_ddl(tables.request_logs, request_logs.REQUEST_LOGS, partition_by=request_logs.PARTITION_COLUMN))
+    print(create_table_ddl(tables.assessment_logs, assessment_logs.ASSESSMENT_LOGS, cluster_by=assessment_logs.CLUSTER_COLUMN))
+    print(create_table_ddl(tables.quarantine, quarantine.QUARANTINE, partition_by=quarantine.PARTITION_COLUMN))
+    return 0
+
+
+COMMANDS = {"backfill": _backfill, "hourly": _hourly, "ddl": _ddl, "fetch-jars": _fetch_jars}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, TableError, ValueError) as exc:
         print(f"inference-logs {args.command}: {exc}", file=sys.stderr)
         return 2
+    except RunLockedError as exc:
+        print(f"inference-logs {args.command}: {exc}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@ def collapse_duplicates(df: DataFrame) -> DataFrame:
     return ranked.where(F.col("_rank") == 1).drop("_rank", "_no_id_row")
 
 
+def preferred_new_rows(new_rows: DataFrame, existing_rows: DataFrame) -> DataFrame:
+    """The request-log rows of ``new_rows`` that win, by :func:`preference_order`, over the
+    existing rows with the same databricks_request_id (rows of the same content tie either way).
+    Merging only these keeps an incremental run equal to a backfill."""
+    both = new_rows.withColumn("_new", F.lit(True)).unionByName(existing_rows.withColumn("_new", F.lit(False)))
+    ranked = both.withColumn(
+        "_rank", F.row_number().over(Window.partitionBy("databricks_request_id").orderBy(*preference_order()))
+    )
+    return ranked.where((F.col("_rank") == 1) & F.col("_new")).drop("_rank", "_new")
+
+
 def is_2xx(status: Column) -> Column:
     return status.between(200, 299)
 

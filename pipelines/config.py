@@ -30,6 +30,16 @@ class TableSettings(_Strict):
     request_logs: str
     assessment_logs: str
     quarantine: str
+    run_history: Optional[str] = Field(None, description="One row per run; none = not recorded.")
+    assessment_logs_latest: Optional[str] = Field(None, description="Latest rating per rater and target; none = not kept.")
+
+
+class StateSettings(_Strict):
+    checkpoint: str = Field(description="Checkpoint directory of the hourly job's stream.")
+    lock: str = Field(description="Lock file that keeps runs on the same tables one at a time (local or /Volumes path).")
+    lock_wait_seconds: float = Field(0, ge=0, description="How long a second run waits for the lock before failing.")
+    lock_stale_after_seconds: float = Field(6 * 3600, gt=0, description="A lock older than this is taken over.")
+    max_files_per_batch: Optional[int] = Field(None, gt=0, description="Payload files per micro-batch (bounds memory).")
 
 
 class SampleDataSettings(_Strict):
@@ -43,6 +53,7 @@ class Settings(_Strict):
     environment: str
     spark: SparkSettings = Field(default_factory=SparkSettings)
     tables: TableSettings
+    state: Optional[StateSettings] = None
     sample_data: Optional[SampleDataSettings] = None
 
 
@@ -52,6 +63,8 @@ TABLE_OVERRIDES = {
     "request_logs_table": "tables.request_logs",
     "assessment_logs_table": "tables.assessment_logs",
     "quarantine_table": "tables.quarantine",
+    "checkpoint": "state.checkpoint",
+    "wait_seconds": "state.lock_wait_seconds",
 }
 
 

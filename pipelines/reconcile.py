@@ -35,6 +35,20 @@ class RunReport:
     missing_request_text: dict[str, int] = field(default_factory=dict)
     missing_answer_text: dict[str, int] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    run_id: str | None = None
+
+    def add(self, other: "RunReport") -> None:
+        """Accumulate another batch's report into this one."""
+        for name in ("rows_read", "duplicates_collapsed", "request_logs_rows", "feedback_rows",
+                     "assessment_rows", "quarantined_rows"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("quarantine_reasons", "request_shapes", "response_shapes", "trace_formats",
+                     "missing_request_text", "missing_answer_text"):
+            merged = Counter(getattr(self, name))
+            merged.update(getattr(other, name))
+            setattr(self, name, dict(sorted(merged.items())))
+        for check, passed in other.checks.items():
+            self.checks[check] = self.checks.get(check, True) and passed
 
     @property
     def balanced(self) -> bool:

@@ -2,6 +2,7 @@
 (``catalog.schema.table``) or a filesystem path (anything containing ``/``)."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -100,3 +101,65 @@ def append(df: DataFrame, location: TableLocation) -> None:
 def write_table(df: DataFrame, location: TableLocation, mode: str = "overwrite") -> None:
     """Plain write (used for sample data): create or replace the table with ``df``."""
     _save(df.write.format("delta").mode(mode).option("overwriteSchema", "true"), location)
+
+
+def delta_table(spark: SparkSession, location: TableLocation) -> DeltaTable:
+    return DeltaTable.forPath(spark, location.value) if location.is_path else DeltaTable.forName(spark, location.value)
+
+
+def upsert(df: DataFrame, location: TableLocation, on: str) -> None:
+    """MERGE ``df`` (alias s) into the table (alias t): update matches, insert the rest."""
+    target = delta_table(df.sparkSession, location).alias("t")
+    target.merge(df.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+
+
+def insert_missing(df: DataFrame, location: TableLocation, on: str) -> None:
+    """MERGE that only inserts the rows of ``df`` (alias s) matching no row of the table (t)."""
+    target = delta_table(df.sparkSession, location).alias("t")
+    target.merge(df.alias("s"), on).whenNotMatchedInsertAll().execute()
+
+
+def table_version(spark: SparkSession, location: TableLocation) -> int:
+    return delta_table(spark, location).history(1).first()["version"]
+
+
+def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_name: str) -> list[dict]:
+    """Process everything the stream has not yet seen, in micro-batches, then stop.
+
+    ``process_batch(batch_df, batch_id)`` must be idempotent: a batch interrupted before its
+    checkpoint commit is processed again by the next run. Returns the query's progress reports.
+    """
+    query = (
+        stream.writeStream.queryName(query_name)
+        .foreachBatch(process_batch)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return [progress if isinstance(progress, dict) else json.loads(progress.json) for progress in query.recentProgress]
+
+
+def source_versions(progress: list[dict]) -> str:
+    """The payload table versions a stream read, from its progress reports."""
+    def version(offset) -> str:
+        if isinstance(offset, str):
+            offset = json.loads(offset)
+        return str(offset.get("reservoirVersion")) if isinstance(offset, dict) else "start"
+
+    spans = [(p["sources"][0].get("startOffset"), p["sources"][0].get("endOffset"))
+             for p in progress if p.get("sources") and p.get("numInputRows", 0)]
+    if not spans:
+        return "no new data"
+    return f"versions {version(spans[0][0])} to {version(spans[-1][1])}"
+
+
+def stream_table(spark: SparkSession, location: TableLocation, max_files_per_batch: int | None = None) -> DataFrame:
+    """The table as a streaming source of appended rows (updates and deletes are skipped, as
+    the vendor's derived tables never reflected them either)."""
+    if not table_exists(spark, location):
+        raise TableError(f"no Delta table at {location}: check tables.payload or --payload-table.")
+    reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
+    if max_files_per_batch:
+        reader = reader.option("maxFilesPerTrigger", max_files_per_batch)
+    return reader.load(location.value) if location.is_path else reader.table(location.value)

@@ -30,6 +30,8 @@ LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
+    # Delta replays its log over 50 partitions by default: far too many for one machine.
+    "spark.databricks.delta.snapshotPartitions": "2",
     "spark.driver.memory": "2g",
 }
 

@@ -1,0 +1,24 @@
+"""The latest rating per rater and target: the review app logs a row for nearly every click, so
+the same rating arrives many times. Assessment logs stay complete; this is a view over them."""
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+#: One rating target of one rater.
+LATEST_KEY = ["request_id", "step_id", "source_id", "position"]
+
+
+def latest_assessments(assessment_logs: DataFrame) -> DataFrame:
+    """Assessment-log rows, keeping only the latest per (request_id, step_id, source id,
+    retrieval position); text and retrieval assessments are kept apart. Ties on timestamp are
+    broken on the row's content, so the result is deterministic."""
+    keyed = assessment_logs.withColumn("source_id", F.col("source.id")).withColumn(
+        "position", F.col("retrieval_assessment.position")
+    ).withColumn("kind", F.when(F.col("retrieval_assessment").isNotNull(), "retrieval").otherwise("text"))
+    order = Window.partitionBy(*LATEST_KEY, "kind").orderBy(
+        F.col("timestamp").desc(), F.to_json(F.struct(*assessment_logs.columns)).desc()
+    )
+    return (
+        keyed.withColumn("_rank", F.row_number().over(order))
+        .where(F.col("_rank") == 1)
+        .select(*assessment_logs.columns)
+    )

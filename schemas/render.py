@@ -1,0 +1,57 @@
+"""DDL and documentation derived from the declared schemas (nothing is written twice).
+
+``python -m schemas.render`` prints the README's schema section; a test keeps the README in
+step with the declarations.
+"""
+from pyspark.sql.types import StructType
+
+from schemas.assessment_logs import ASSESSMENT_LOGS
+from schemas.quarantine import QUARANTINE, QUARANTINE_REASONS
+from schemas.request_logs import REQUEST_LOGS
+
+OUTPUT_TABLES = {
+    "{model}_payload_request_logs": REQUEST_LOGS,
+    "{model}_payload_assessment_logs": ASSESSMENT_LOGS,
+    "{model}_payload_quarantine": QUARANTINE,
+}
+
+
+def ddl_columns(schema: StructType) -> str:
+    """Column list for CREATE TABLE, with each column's comment."""
+    def quote(text: str) -> str:
+        return text.replace("'", "\\'")
+
+    return ",\n".join(
+        f"  `{f.name}` {f.dataType.simpleString().upper()} COMMENT '{quote(f.metadata.get('comment', ''))}'"
+        for f in schema.fields
+    )
+
+
+def create_table_ddl(name: str, schema: StructType, partition_by: str | None = None,
+                     cluster_by: str | None = None) -> str:
+    layout = f"\nPARTITIONED BY ({partition_by})" if partition_by else f"\nCLUSTER BY ({cluster_by})" if cluster_by else ""
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n{ddl_columns(schema)}\n) USING DELTA{layout};"
+
+
+def markdown_table(schema: StructType) -> str:
+    rows = ["| column | type | description |", "|---|---|---|"]
+    rows += [f"| `{f.name}` | `{f.dataType.simpleString()}` | {f.metadata.get('comment', '')} |" for f in schema.fields]
+    return "\n".join(rows)
+
+
+def reasons_table() -> str:
+    rows = ["| reason | what happened | what to do |", "|---|---|---|"]
+    rows += [f"| `{code}` | {what} | {action} |" for code, (what, action) in QUARANTINE_REASONS.items()]
+    return "\n".join(rows)
+
+
+def schema_docs() -> str:
+    parts = []
+    for name, schema in OUTPUT_TABLES.items():
+        parts += [f"#### `{name}`", "", markdown_table(schema), ""]
+    parts += ["#### Quarantine reasons", "", reasons_table()]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(schema_docs())

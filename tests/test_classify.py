@@ -1,0 +1,63 @@
+"""Every row gets exactly one destination: duplicates collapse, bad rows get a reason."""
+import json
+
+import pytest
+
+from pipelines.derive import classify_payload, derive_tables
+from pipelines.sample_payloads import chat_completion, chat_request, feedback_request
+from tests.conftest import DAY, NOON, gateway_row
+
+GOOD_REQUEST, GOOD_RESPONSE = chat_request("q?"), chat_completion("a.")
+
+
+def classify(gateway_payload, rows):
+    return {r["databricks_request_id"] or f"<none:{i}>": (r["destination"], r["reason"], r["duplicates_collapsed"])
+            for i, r in enumerate(classify_payload(gateway_payload(rows)).collect())}
+
+
+def test_duplicates_collapse_to_one_row_and_are_counted(gateway_payload):
+    rows = [gateway_row("dup", GOOD_REQUEST, GOOD_RESPONSE) for _ in range(3)] + [gateway_row("one", GOOD_REQUEST, GOOD_RESPONSE)]
+    assert classify(gateway_payload, rows) == {"dup": ("request_logs", None, 2), "one": ("request_logs", None, 0)}
+
+
+def test_duplicate_choice_is_deterministic_whatever_the_input_order(gateway_payload):
+    a = gateway_row("dup", GOOD_REQUEST, chat_completion("first"))
+    b = gateway_row("dup", GOOD_REQUEST, chat_completion("second"))
+    c = gateway_row("dup", GOOD_REQUEST, None)
+    picks = {derive_tables(gateway_payload(order)).request_logs.first()["response"] for order in ([a, b, c], [c, b, a], [b, c, a])}
+    assert picks == {"first"}
+
+
+@pytest.mark.parametrize("row,reason", [
+    (gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE), "missing_request_id"),
+    (gateway_row("  ", GOOD_REQUEST, GOOD_RESPONSE), "missing_request_id"),
+    (gateway_row("x", GOOD_REQUEST, GOOD_RESPONSE, request_time=None, request_date=None), "missing_timestamp"),
+    (gateway_row("x", '{"messages": [{"role": "us', GOOD_RESPONSE), "request_not_json"),
+    (gateway_row("x", feedback_request("r", "a"), "{}", status=500), "feedback_error_status"),
+    (gateway_row("x", {"dataframe_records": [{"request_id": "r", "text_assessments": []}]}, "{}"),
+     "feedback_without_assessments"),
+    (gateway_row("x", feedback_request("r", "a"), "{}", request_date=DAY.replace(day=2)), "feedback_timestamp_outside_date"),
+])
+def test_quarantine_reasons(gateway_payload, row, reason):
+    [(destination, got, _)] = classify(gateway_payload, [row]).values()
+    assert (destination, got) == ("quarantine", reason)
+
+
+@pytest.mark.parametrize("row", [
+    gateway_row("err", GOOD_REQUEST, {"error_code": "INTERNAL_ERROR"}, status=500),
+    gateway_row("big", None, None, logging_error_codes=["MAX_REQUEST_SIZE_EXCEEDED"]),
+    gateway_row("text", GOOD_REQUEST, "upstream timeout", status=504),
+    gateway_row("hi", '"hi"', "[1, 2]"),
+])
+def test_requests_are_kept_whatever_their_status_or_body(gateway_payload, row):
+    [(destination, reason, _)] = classify(gateway_payload, [row]).values()
+    assert (destination, reason) == ("request_logs", None)
+
+
+def test_quarantine_keeps_the_raw_row_and_a_readable_reason(gateway_payload):
+    row = gateway_row(None, "{broken", GOOD_RESPONSE)
+    q = derive_tables(gateway_payload([row])).quarantine.first()
+    raw = json.loads(q["payload_row"])
+    assert raw["databricks_request_id"] is None and raw["request"] == "{broken"
+    assert q["reason"] == "missing_request_id" and "databricks_request_id" in q["reason_detail"]
+    assert q["date"] == NOON.date()

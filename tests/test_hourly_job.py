@@ -1,0 +1,154 @@
+"""The hourly job end to end on temporary Delta tables: exactly once, late rows, overlap with
+backfills, interrupted runs, the run lock and the run history."""
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.cli import main
+from pipelines import sample_payloads as sp
+from pipelines.config import load_settings
+from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
+from pipelines.io.run_lock import RunLock
+from pipelines.runs import DateRange, run_backfill, run_hourly
+from schemas.payload import PayloadGeneration
+
+pytestmark = pytest.mark.slow
+OUTPUTS = ("request_logs", "assessment_logs", "quarantine")
+
+
+def make_config(root, name="conf.yaml"):
+    path = root / name
+    path.write_text(f"""
+environment: test
+tables:
+  payload: {root}/payload
+  request_logs: {root}/request_logs
+  assessment_logs: {root}/assessment_logs
+  quarantine: {root}/quarantine
+  run_history: {root}/run_history
+  assessment_logs_latest: {root}/assessment_logs_latest
+state:
+  checkpoint: {root}/checkpoint
+  lock: {root}/run.lock
+""")
+    return load_settings(path)
+
+
+def snapshot(spark, settings):
+    out = {}
+    for name in OUTPUTS:
+        df = read_table(spark, TableLocation(getattr(settings.tables, name)))
+        out[name] = sorted(r[0] for r in df.select(F.to_json(F.struct(*df.columns))).collect())
+    return out
+
+
+def payload(spark, rows):
+    return sp.payload_frame(spark, rows, PayloadGeneration.GATEWAY)
+
+
+@pytest.fixture(scope="module")
+def history(spark):
+    """1/ 300 rows over 3 days, 2/ 100 late rows whose requests are days old, some repeating ids."""
+    first = sp.payload_rows(300, seed=21, malformed_share=0.05)
+    late = sp.payload_rows(100, seed=22, malformed_share=0.05)
+    return first, late + first[:5]
+
+
+@pytest.fixture(scope="module")
+def reference(spark, tmp_path_factory, history):
+    """Tables from a single clean backfill over the full history."""
+    root = tmp_path_factory.mktemp("reference")
+    settings = make_config(root)
+    write_table(payload(spark, history[0] + history[1]), TableLocation(settings.tables.payload))
+    assert run_backfill(spark, settings, DateRange()).ok
+    return snapshot(spark, settings)
+
+
+def test_late_rows_are_picked_up_and_the_result_equals_a_backfill(spark, tmp_path, history, reference):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    first = run_hourly(spark, settings)
+    assert first.ok and first.rows_read == 300
+
+    append(payload(spark, history[1]), TableLocation(settings.tables.payload))
+    second = run_hourly(spark, settings)
+    assert second.ok and second.rows_read == 105
+    assert snapshot(spark, settings) == reference
+
+
+def test_a_run_with_nothing_new_changes_nothing(spark, tmp_path, history):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    versions = {n: table_version(spark, TableLocation(getattr(settings.tables, n))) for n in OUTPUTS}
+    again = run_hourly(spark, settings)
+    assert again.ok and again.rows_read == 0
+    assert {n: table_version(spark, TableLocation(getattr(settings.tables, n))) for n in OUTPUTS} == versions
+
+
+@pytest.mark.parametrize("killed_after", ["request_logs", "assessment_logs"])
+def test_a_run_killed_between_writes_then_retried_equals_a_clean_run(spark, tmp_path, history, reference, killed_after):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0] + history[1]), TableLocation(settings.tables.payload))
+
+    def crash(table):
+        if table == killed_after:
+            raise RuntimeError("killed")
+
+    with pytest.raises(Exception, match="killed"):
+        run_hourly(spark, settings, after_write=crash)
+    assert run_hourly(spark, settings).ok
+    assert snapshot(spark, settings) == reference
+
+
+def test_backfill_and_hourly_overlap_without_duplicates(spark, tmp_path, history, reference):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    append(payload(spark, history[1]), TableLocation(settings.tables.payload))
+    # a backfill covering what hourly runs already wrote, and the late rows; then hourly again
+    assert run_backfill(spark, settings, DateRange(dt.date(2025, 12, 1), dt.date(2025, 12, 3))).ok
+    assert run_hourly(spark, settings).ok
+    assert snapshot(spark, settings) == reference
+
+
+def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path, history, capsys):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0][:20]), TableLocation(settings.tables.payload))
+    with RunLock(settings.state.lock, "other-run", "backfill"):
+        code = main(["hourly", "--config", str(tmp_path / "conf.yaml")])
+    assert code == 4
+    err = capsys.readouterr().err
+    assert "another run holds the lock" in err and "other-run" in err
+    assert not (tmp_path / "request_logs").exists()  # the refused run wrote nothing
+    assert main(["hourly", "--config", str(tmp_path / "conf.yaml")]) == 0
+
+
+def test_run_history_records_each_run_and_reconciles(spark, tmp_path, history):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    report = run_hourly(spark, settings)
+    run_backfill(spark, settings, DateRange())
+    runs = read_table(spark, TableLocation(settings.tables.run_history)).orderBy("started_at").collect()
+    assert [(r["job"], r["status"], r["balanced"]) for r in runs] == [("hourly", "succeeded", True),
+                                                                      ("backfill", "succeeded", True)]
+    first = runs[0]
+    assert first["run_id"] == report.run_id and first["rows_read"] == 300
+    assert first["rows_read"] == (first["rows_written"]["request_logs"] + report.feedback_rows
+                                  + first["rows_written"]["quarantine"] + first["duplicates_collapsed"])
+    assert all(first["checks"].values()) and "versions" in first["source"]
+
+
+def test_latest_feedback_keeps_one_row_per_rater_and_target(spark, tmp_path):
+    settings = make_config(tmp_path)
+    clicks = [(dt.datetime(2025, 12, 1, 10, minute, tzinfo=dt.timezone.utc), value)
+              for minute, value in [(0, "negative"), (5, "positive"), (3, "negative")]]
+    rows = [{"databricks_request_id": f"fb{i}", "when": when, "status_code": 200, "execution_ms": 1,
+             "request": __import__("json").dumps(sp.feedback_request("req-1", "ann@x", value, retrieval=False)),
+             "response": "{}"} for i, (when, value) in enumerate(clicks)]
+    write_table(payload(spark, rows), TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    assert read_table(spark, TableLocation(settings.tables.assessment_logs)).count() == 3
+    latest = read_table(spark, TableLocation(settings.tables.assessment_logs_latest)).collect()
+    assert [r["text_assessment"]["ratings"]["answer_correct"]["value"] for r in latest] == ["positive"]
