@@ -13,7 +13,7 @@ setup: $(BIN)/.installed $(JARS)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[spark,dev]'
 	touch $@
 
 # Fetches the Delta Lake jars from Maven Central once; later runs are offline.
@@ -21,7 +21,7 @@ $(JARS): $(BIN)/.installed
 	$(BIN)/inference-logs fetch-jars
 
 run: setup
-	$(BIN)/inference-logs backfill --config conf/local.yaml
+	$(BIN)/inference-logs hourly --config conf/local.yaml
 
 test: setup
 	$(BIN)/pytest

@@ -43,3 +43,28 @@ def test_missing_file(tmp_path):
 
 def test_shipped_configs_are_valid():
     assert load_settings("conf/local.yaml").tables.payload is None
+    production = load_settings("conf/production.yaml")
+    assert production.tables.payload == "main.agents.docs_agent_payload"
+    assert production.state.checkpoint.startswith("/Volumes/")
+
+
+def test_bundle_jobs_run_the_packaged_entry_point_with_real_commands():
+    import tomllib
+
+    import yaml
+
+    from jobs.cli import build_parser
+
+    scripts = tomllib.load(open("pyproject.toml", "rb"))["project"]["scripts"]
+    jobs = yaml.safe_load(open("jobs/inference_logs.job.yml"))["resources"]["jobs"]
+    commands = set()
+    for job in jobs.values():
+        for task in job["tasks"]:
+            wheel_task = task["python_wheel_task"]
+            assert wheel_task["entry_point"] in scripts
+            parameters = [p.replace("${var.config}", "conf/production.yaml") for p in wheel_task["parameters"]]
+            parameters = [p.replace("{{job.parameters.start_date}}", "2025-12-01")
+                          .replace("{{job.parameters.end_date}}", "2025-12-02") for p in parameters]
+            build_parser().parse_args(parameters)  # exits on an unknown command or option
+            commands.add(parameters[0])
+    assert commands == {"hourly", "backfill"}
