@@ -57,7 +57,7 @@ def _object_answer(root: Column) -> Column:
     return (
         F.when(first_choice.isNotNull(), F.coalesce(
             content_text(get(first_choice, "$.message.content")),
-            get(first_choice, "$.text", "string"),
+            scalar_string(get(first_choice, "$.text")),
             content_text(get(first_choice, "$.delta.content")),
         ))
         .when(get(root, "$.output").isNotNull(), _responses_output_text(root))
@@ -125,7 +125,7 @@ def _stream_responses_text(chunks: Column) -> Column:
         join_texts(
             F.transform(
                 F.filter(deltas, lambda c: get(c, "$.item_id", "string").eqNullSafe(last_item)),
-                lambda c: get(c, "$.delta", "string"),
+                lambda c: scalar_string(get(c, "$.delta")),
             ),
             "",
         ),

@@ -59,10 +59,10 @@ def content_text(content: Column) -> Column:
     """Text of a message ``content``: a string, or a list of parts ``{type, text}`` joined by
     newlines (parts without text, such as images, are skipped), or a single part object."""
     parts = as_array(content)
-    part_texts = F.transform(parts, lambda part: F.coalesce(get(part, "$.text", "string"), scalar_string(part)))
+    part_texts = F.transform(parts, lambda part: F.coalesce(scalar_string(get(part, "$.text")), scalar_string(part)))
     return (
         F.when(parts.isNotNull(), join_texts(part_texts, "\n"))
-        .otherwise(F.coalesce(get(content, "$.text", "string"), scalar_string(content)))
+        .otherwise(F.coalesce(scalar_string(get(content, "$.text")), scalar_string(content)))
     )
 
 
