@@ -30,6 +30,11 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--quarantine-table", help="the quarantine output table")
 
 
+def _add_date_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start-date", type=_date, help="first payload date, inclusive (YYYY-MM-DD)")
+    parser.add_argument("--end-date", type=_date, help="last payload date, inclusive (YYYY-MM-DD)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inference-logs",
@@ -39,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     backfill = commands.add_parser("backfill", help="rebuild a range of payload dates (or the whole table)")
     _add_config_arguments(backfill)
-    backfill.add_argument("--start-date", type=_date, help="first payload date, inclusive (YYYY-MM-DD)")
-    backfill.add_argument("--end-date", type=_date, help="last payload date, inclusive (YYYY-MM-DD)")
+    _add_date_arguments(backfill)
+    backfill.add_argument("--merge", action="store_true",
+                          help="merge the range into the outputs instead of replacing it "
+                               "(when several payload tables feed the same outputs)")
     backfill.add_argument("--wait-seconds", type=float, help="wait this long for another run's lock (state.lock_wait_seconds)")
     backfill.add_argument("--json", action="store_true", help="print the run report as JSON")
 
@@ -49,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     hourly.add_argument("--checkpoint", help="checkpoint directory (overrides state.checkpoint)")
     hourly.add_argument("--wait-seconds", type=float, help="wait this long for another run's lock (state.lock_wait_seconds)")
     hourly.add_argument("--json", action="store_true", help="print the run report as JSON")
+
+    check = commands.add_parser("check", help="report what a run would produce from the payload table; writes nothing")
+    _add_config_arguments(check)
+    _add_date_arguments(check)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured output tables")
     _add_config_arguments(ddl)
@@ -70,7 +82,7 @@ def spark_for(settings: Settings):
     return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf)
 
 
-def print_report(report, as_json: bool) -> None:
+def print_report(report, as_json: bool, written: bool = True) -> None:
     if as_json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
         return
@@ -81,15 +93,17 @@ def print_report(report, as_json: bool) -> None:
     print(f"  -> assessment logs    {report.feedback_rows} feedback rows, {report.assessment_rows} assessments")
     print(f"  -> quarantine         {report.quarantined_rows} {report.quarantine_reasons or ''}")
     print(f"  duplicates collapsed  {report.duplicates_collapsed}")
+    print(f"status codes            {report.status_codes}")
     print(f"request shapes          {report.request_shapes}")
     print(f"response shapes         {report.response_shapes}")
     print(f"trace formats           {report.trace_formats}")
     if report.missing_request_text or report.missing_answer_text:
         print(f"no query text, by shape {report.missing_request_text}")
         print(f"no answer text, by shape {report.missing_answer_text}")
-    failed = [name for name, passed in report.checks.items() if not passed]
     balance = "balanced" if report.balanced else "NOT BALANCED"
-    print(f"reconciliation          {balance}; table checks: {'all passed' if not failed else 'FAILED ' + ', '.join(failed)}")
+    failed = [name for name, passed in report.checks.items() if not passed]
+    checks = "all passed" if not failed else "FAILED " + ", ".join(failed)
+    print(f"reconciliation          {balance}; " + (f"table checks: {checks}" if written else "nothing written (check)"))
 
 
 def _backfill(args: argparse.Namespace) -> int:
@@ -97,9 +111,18 @@ def _backfill(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     dates = DateRange(args.start_date, args.end_date)
-    report = run_backfill(spark_for(settings), settings, dates)
+    report = run_backfill(spark_for(settings), settings, dates, merge=args.merge)
     print_report(report, args.json)
     return 0 if report.ok else 3
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pipelines.runs import DateRange, check_payload
+
+    settings = settings_from(args)
+    report = check_payload(spark_for(settings), settings, DateRange(args.start_date, args.end_date))
+    print_report(report, args.json, written=False)
+    return 0 if report.balanced else 3
 
 
 def _hourly(args: argparse.Namespace) -> int:
@@ -131,7 +154,7 @@ def _ddl(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"backfill": _backfill, "hourly": _hourly, "ddl": _ddl, "fetch-jars": _fetch_jars}
+COMMANDS = {"backfill": _backfill, "hourly": _hourly, "check": _check, "ddl": _ddl, "fetch-jars": _fetch_jars}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ class RunReport:
     assessment_rows: int = 0
     quarantined_rows: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    status_codes: dict[str, int] = field(default_factory=dict)
     request_shapes: dict[str, int] = field(default_factory=dict)
     response_shapes: dict[str, int] = field(default_factory=dict)
     trace_formats: dict[str, int] = field(default_factory=dict)
@@ -42,7 +43,7 @@ class RunReport:
         for name in ("rows_read", "duplicates_collapsed", "request_logs_rows", "feedback_rows",
                      "assessment_rows", "quarantined_rows"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("quarantine_reasons", "request_shapes", "response_shapes", "trace_formats",
+        for name in ("quarantine_reasons", "status_codes", "request_shapes", "response_shapes", "trace_formats",
                      "missing_request_text", "missing_answer_text"):
             merged = Counter(getattr(self, name))
             merged.update(getattr(other, name))
@@ -68,7 +69,7 @@ def summarize(classified: DataFrame) -> RunReport:
     """One small aggregation over the classified rows, collected to the driver."""
     dest = F.col("destination")
     groups = classified.groupBy(
-        "destination", "reason", "request_shape", "response_shape", "schema_version",
+        "destination", "reason", "status_code", "request_shape", "response_shape", "schema_version",
         F.col("request").isNull().alias("no_request_text"), F.col("response").isNull().alias("no_answer_text"),
     ).agg(
         F.count(F.lit(1)).alias("rows"),
@@ -76,9 +77,10 @@ def summarize(classified: DataFrame) -> RunReport:
         F.sum(F.when(dest == classify.ASSESSMENT_LOGS, F.size("assessments")).otherwise(0)).alias("assessments"),
     )
     report = RunReport()
-    reasons, requests, responses, traces, no_query, no_answer = (Counter() for _ in range(6))
+    reasons, statuses, requests, responses, traces, no_query, no_answer = (Counter() for _ in range(7))
     for row in groups.collect():
         rows, duplicates = row["rows"], row["duplicates"] or 0
+        statuses["none" if row["status_code"] is None else str(row["status_code"])] += rows + duplicates
         report.rows_read += rows + duplicates
         report.duplicates_collapsed += duplicates
         report.assessment_rows += row["assessments"] or 0
@@ -98,6 +100,7 @@ def summarize(classified: DataFrame) -> RunReport:
         if row["no_answer_text"]:
             no_answer[row["response_shape"]] += rows
     report.quarantine_reasons = dict(sorted(reasons.items()))
+    report.status_codes = dict(sorted(statuses.items()))
     report.request_shapes = dict(sorted(requests.items()))
     report.response_shapes = dict(sorted(responses.items()))
     report.trace_formats = dict(sorted(traces.items()))

@@ -78,6 +78,11 @@ class DateRange:
 
 
 def ensure_output_tables(spark: SparkSession, outputs: OutputTables) -> None:
+    """Check all three tables before creating any, so a refused run leaves nothing behind."""
+    declared = [(outputs.request_logs, request_logs.REQUEST_LOGS), (outputs.assessment_logs, assessment_logs.ASSESSMENT_LOGS),
+                (outputs.quarantine, quarantine.QUARANTINE)]
+    for location, schema in declared:
+        delta_tables.check_table(spark, location, schema)
     delta_tables.ensure_table(spark, outputs.request_logs, request_logs.REQUEST_LOGS,
                               partition_by=request_logs.PARTITION_COLUMN)
     delta_tables.ensure_table(spark, outputs.assessment_logs, assessment_logs.ASSESSMENT_LOGS,
@@ -108,17 +113,22 @@ def _in_range(df: DataFrame, predicate: str | None) -> DataFrame:
 # --- backfill: replace a range ------------------------------------------------------------
 
 
-def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, dates: DateRange,
-              after_write: AfterWrite) -> tuple[RunReport, str]:
-    source = payload_location(spark, settings)
-    payload = delta_tables.read_table(spark, source)
-    if not dates.whole_table:
-        payload = payload.where(date_range_filter(payload, dates.start, dates.end))
+def _in_dates(payload: DataFrame, dates: DateRange) -> DataFrame:
+    return payload if dates.whole_table else payload.where(date_range_filter(payload, dates.start, dates.end))
 
-    classified = classify_payload(payload).persist(StorageLevel.MEMORY_AND_DISK)
+
+def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, dates: DateRange,
+              merge: bool, after_write: AfterWrite) -> tuple[RunReport, str]:
+    source = payload_location(spark, settings)
+    classified = classify_payload(_in_dates(delta_tables.read_source(spark, source), dates)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        derived = derive_from_classified(classified)
         report = summarize(classified)
+        if merge:
+            if report.rows_read:
+                merge_batch(spark, classified, outputs, after_write)
+                report.checks = _verify_batch(spark, classified, outputs, report)
+            return report, f"{source}: {dates.describe()} (merged)"
+        derived = derive_from_classified(classified)
         predicates = {
             outputs.request_logs: dates.date_predicate("date"),
             outputs.assessment_logs: dates.timestamp_predicate("timestamp"),
@@ -290,10 +300,28 @@ def _history_row(run_id, job, started, status, source, report: RunReport, error)
     }
 
 
-def run_backfill(spark: SparkSession, settings: Settings, dates: DateRange, after_write: AfterWrite = None) -> RunReport:
+def run_backfill(spark: SparkSession, settings: Settings, dates: DateRange, merge: bool = False,
+                 after_write: AfterWrite = None) -> RunReport:
     """Rebuild the three tables for a range of payload dates (or entirely): each table's range
-    is replaced atomically, so a re-run gives identical tables."""
-    return _run("backfill", spark, settings, lambda outputs: _backfill(spark, settings, outputs, dates, after_write))
+    is replaced atomically, so a re-run gives identical tables.
+
+    With ``merge``, the range is merged in as the hourly job does (keeping rows the range's
+    payload does not hold): for outputs fed by several payload tables.
+    """
+    return _run("backfill", spark, settings,
+                lambda outputs: _backfill(spark, settings, outputs, dates, merge, after_write))
+
+
+def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> RunReport:
+    """Classify a payload table (or a range of it) and count what a run would produce, without
+    writing anything: no output table, no lock, no sample table (generated in memory instead)."""
+    sample = settings.sample_data
+    if settings.tables.payload or sample is None or delta_tables.table_exists(spark, TableLocation(sample.table)):
+        payload = delta_tables.read_source(spark, payload_location(spark, settings))
+    else:
+        rows = sample_payloads.payload_rows(sample.rows, seed=sample.seed)
+        payload = sample_payloads.payload_frame(spark, rows, sample.generation)
+    return summarize(classify_payload(_in_dates(payload, dates)))
 
 
 def run_hourly(spark: SparkSession, settings: Settings, after_write: AfterWrite = None) -> RunReport:

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
+from py4j.protocol import Py4JError
+from pyspark.errors import PySparkException, StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
@@ -38,18 +40,102 @@ def table_exists(spark: SparkSession, location: TableLocation) -> bool:
     return spark.catalog.tableExists(location.value)
 
 
+def _holds_other_files(spark: SparkSession, location: TableLocation) -> bool:
+    """True when a path that is not a Delta table already holds something (Parquet files, a
+    directory of another tool): writing a Delta table there would mix the two."""
+    path = location.value
+    if "://" not in path or path.startswith("file:"):
+        local = path[len("file:"):] if path.startswith("file:") else path
+        return os.path.isdir(local) and bool(os.listdir(local)) or os.path.isfile(local)
+    try:  # remote storage: ask Hadoop's file system (not available over Spark Connect)
+        hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)
+        return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(hadoop_path)
+    except Exception:  # noqa: BLE001 - the check is a courtesy; Delta refuses such paths too
+        return False
+
+
+def _refuse_if_not_delta(spark: SparkSession, location: TableLocation) -> None:
+    if location.is_path:
+        if _holds_other_files(spark, location):
+            raise TableError(
+                f"{location} exists but is not a Delta table; the job writes only Delta tables. "
+                "Point the config at an empty or new location, or convert it (CONVERT TO DELTA); nothing was written."
+            )
+        return
+    if spark.catalog.tableExists(location.value):
+        try:
+            DeltaTable.forName(spark, location.value)
+        except Exception as exc:  # noqa: BLE001 - Delta raises AnalysisException subclasses
+            raise TableError(
+                f"table {location} exists but is not a Delta table; point the config at a new table name "
+                "or convert it (CONVERT TO DELTA); nothing was written."
+            ) from exc
+
+
+def _unreadable(location: TableLocation, exc: Exception) -> TableError:
+    text = str(exc).strip()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    return TableError(
+        f"cannot read the Delta table {location}: {first_line}. Check read permissions and that its "
+        "_delta_log is intact (DESCRIBE HISTORY); nothing was written."
+    )
+
+
 def read_table(spark: SparkSession, location: TableLocation) -> DataFrame:
     if not table_exists(spark, location):
         raise TableError(
             f"no Delta table at {location}: check the table name or path in the config "
             "(tables.payload) or --payload-table."
         )
-    reader = spark.read.format("delta")
-    return reader.load(location.value) if location.is_path else spark.read.table(location.value)
+    try:
+        return spark.read.format("delta").load(location.value) if location.is_path else spark.read.table(location.value)
+    except (PySparkException, Py4JError) as exc:
+        raise _unreadable(location, exc) from exc
+
+
+def read_source(spark: SparkSession, location: TableLocation) -> DataFrame:
+    """:func:`read_table` for the payload, whose log is read in full up front (Delta caches the
+    snapshot): a damaged or unreadable table fails here, with its name, before anything is written."""
+    payload = read_table(spark, location)
+    try:
+        delta_table(spark, location).detail().collect()
+    except (PySparkException, Py4JError) as exc:
+        raise _unreadable(location, exc) from exc
+    return payload
 
 
 def _comparable(schema: StructType) -> list[tuple[str, str]]:
     return [(field.name, field.dataType.simpleString()) for field in schema.fields]
+
+
+def _schema_difference(expected: StructType, actual: StructType) -> str:
+    want, have = dict(_comparable(expected)), dict(_comparable(actual))
+    parts = []
+    if missing := [name for name in want if name not in have]:
+        parts.append("missing columns " + ", ".join(missing))
+    if extra := [name for name in have if name not in want]:
+        parts.append("unexpected columns " + ", ".join(extra))
+    if changed := [f"{name} is {have[name]}, expected {want[name]}" for name in want if name in have and have[name] != want[name]]:
+        parts.append("; ".join(changed))
+    return "; ".join(parts) or "the columns are in another order"
+
+
+def check_table(spark: SparkSession, location: TableLocation, schema: StructType) -> bool:
+    """Refuse (TableError) a location holding something other than a Delta table, or a table
+    whose columns differ from ``schema``. Returns whether the table exists."""
+    exists = table_exists(spark, location)
+    if not (location.is_path and exists):  # a path that isDeltaTable is Delta already
+        _refuse_if_not_delta(spark, location)
+    if exists:
+        actual = read_table(spark, location).schema
+        if _comparable(actual) != _comparable(schema):
+            raise TableError(
+                f"table {location} does not have the declared schema ({_schema_difference(schema, actual)}); "
+                "it was probably created by another version of inference-logs or by hand. Point the config "
+                "at a new location and backfill it, or migrate the table to the schema in the README; "
+                "nothing was written."
+            )
+    return exists
 
 
 def ensure_table(
@@ -59,15 +145,8 @@ def ensure_table(
     partition_by: str | None = None,
     cluster_by: str | None = None,
 ) -> None:
-    """Create the table with the declared schema when missing; refuse one whose columns differ."""
-    if table_exists(spark, location):
-        actual = read_table(spark, location).schema
-        if _comparable(actual) != _comparable(schema):
-            raise TableError(
-                f"table {location} does not have the declared schema; expected "
-                f"{_comparable(schema)}, found {_comparable(actual)}. Point the config at a new "
-                "location or migrate the table; nothing was written."
-            )
+    """Create the table with the declared schema when missing (see :func:`check_table`)."""
+    if check_table(spark, location, schema):
         return
     builder = DeltaTable.createIfNotExists(spark)
     builder = builder.location(location.value) if location.is_path else builder.tableName(location.value)
@@ -136,7 +215,16 @@ def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_n
         .trigger(availableNow=True)
         .start()
     )
-    query.awaitTermination()
+    try:
+        query.awaitTermination()
+    except StreamingQueryException as exc:
+        if "DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE" in str(exc):
+            raise TableError(
+                f"the checkpoint {checkpoint} belongs to another payload table (or the payload table was "
+                "dropped and re-created). Give each payload table its own state.checkpoint (--checkpoint); "
+                "to start this table over, see 'Resetting the checkpoint' in the README. Nothing was written."
+            ) from None
+        raise
     return [progress if isinstance(progress, dict) else json.loads(progress.json) for progress in query.recentProgress]
 
 
@@ -157,8 +245,7 @@ def source_versions(progress: list[dict]) -> str:
 def stream_table(spark: SparkSession, location: TableLocation, max_files_per_batch: int | None = None) -> DataFrame:
     """The table as a streaming source of appended rows (updates and deletes are skipped, as
     the vendor's derived tables never reflected them either)."""
-    if not table_exists(spark, location):
-        raise TableError(f"no Delta table at {location}: check tables.payload or --payload-table.")
+    read_source(spark, location)
     reader = spark.readStream.format("delta").option("skipChangeCommits", "true")
     if max_files_per_batch:
         reader = reader.option("maxFilesPerTrigger", max_files_per_batch)

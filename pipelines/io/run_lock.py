@@ -1,8 +1,8 @@
 """One run at a time per set of output tables: a lock file created atomically.
 
 A run holds the lock for its whole duration; a second run waits up to ``wait_seconds`` and then
-fails with a message naming the holder. A lock older than ``stale_after_seconds`` (its holder
-died without releasing it) is taken over.
+fails with a message naming the holder. A lock whose holder is gone is taken over: on the same
+host when its process no longer exists, elsewhere when it is older than ``stale_after_seconds``.
 """
 from __future__ import annotations
 
@@ -41,12 +41,25 @@ class RunLock:
         except (OSError, ValueError):
             return {}
 
+    def _holder_is_gone(self, holder: dict, age: float) -> bool:
+        if age > self.stale_after_seconds:
+            return True
+        if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+            return False
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, owned by another user
+            return False
+        return False
+
     def acquire(self) -> None:
         deadline = time.monotonic() + self.wait_seconds
         while not self._try_create():
             holder = self.holder()
             age = time.time() - holder.get("since", time.time())
-            if age > self.stale_after_seconds:
+            if self._holder_is_gone(holder, age):
                 self.path.unlink(missing_ok=True)
                 continue
             if time.monotonic() >= deadline:
