@@ -26,5 +26,10 @@ run: setup
 test: setup
 	$(BIN)/pytest
 
+# Throughput and incremental-cost figures (prints them; asserts nothing). ROWS=200000 is the target scale.
+ROWS ?= 200000
+bench: setup
+	$(BIN)/python -m benchmarks.bench --rows $(ROWS) --incremental-rows $$(( $(ROWS) / 100 ))
+
 clean:
 	rm -rf data spark-warehouse metastore_db derby.log

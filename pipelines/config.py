@@ -7,6 +7,7 @@ from typing import Any, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipelines.synthetic_payloads import BodySizes
 from schemas.payload import PayloadGeneration
 
 
@@ -47,6 +48,7 @@ class SampleDataSettings(_Strict):
     rows: int = Field(2000, gt=0)
     generation: PayloadGeneration = PayloadGeneration.GATEWAY
     seed: int = 7
+    body_sizes: BodySizes = Field(BodySizes.COMPACT, description="compact, or realistic (2 KiB to 10 MiB bodies).")
 
 
 class Settings(_Strict):

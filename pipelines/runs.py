@@ -17,9 +17,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipelines import sample_payloads
 from pipelines.classify import preferred_new_rows
-from pipelines.config import Settings
+from pipelines.config import SampleDataSettings, Settings
 from pipelines.derive import DerivedTables, classify_payload, derive_from_classified
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
@@ -27,6 +26,7 @@ from pipelines.io.run_lock import RunLock
 from pipelines.latest_feedback import latest_assessments
 from pipelines.payload_input import date_range_filter
 from pipelines.reconcile import RunReport, summarize, verify_written
+from pipelines.synthetic_payloads import synthetic_payload
 from schemas import assessment_logs, quarantine, request_logs
 from schemas.run_history import RUN_HISTORY
 
@@ -101,9 +101,12 @@ def payload_location(spark: SparkSession, settings: Settings) -> TableLocation:
         raise ValueError("tables.payload is not set and there is no sample_data section to generate one from")
     location = TableLocation(sample.table)
     if not delta_tables.table_exists(spark, location):
-        rows = sample_payloads.payload_rows(sample.rows, seed=sample.seed)
-        delta_tables.write_table(sample_payloads.payload_frame(spark, rows, sample.generation), location)
+        delta_tables.write_table(_sample_frame(spark, sample), location)
     return location
+
+
+def _sample_frame(spark: SparkSession, sample: SampleDataSettings) -> DataFrame:
+    return synthetic_payload(spark, sample.rows, sample.seed, sample.generation, sample.body_sizes)
 
 
 def _in_range(df: DataFrame, predicate: str | None) -> DataFrame:
@@ -319,8 +322,7 @@ def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> 
     if settings.tables.payload or sample is None or delta_tables.table_exists(spark, TableLocation(sample.table)):
         payload = delta_tables.read_source(spark, payload_location(spark, settings))
     else:
-        rows = sample_payloads.payload_rows(sample.rows, seed=sample.seed)
-        payload = sample_payloads.payload_frame(spark, rows, sample.generation)
+        payload = _sample_frame(spark, sample)
     return summarize(classify_payload(_in_dates(payload, dates)))
 
 
