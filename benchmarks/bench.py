@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -154,6 +155,8 @@ def main(argv=None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     generation = PayloadGeneration(args.generation)
+    # The baseline's Python workers must be this interpreter (the one with the project on it).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = get_spark(master="local[2]", app_name="inference-logs-bench",
                       conf={"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "4",
                             "spark.sql.execution.pythonUDF.arrow.enabled": "false"})

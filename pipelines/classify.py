@@ -25,14 +25,24 @@ def preference_order() -> list[Column]:
 def collapse_duplicates(df: DataFrame) -> DataFrame:
     """One row per databricks_request_id, chosen by :func:`preference_order`; the column
     ``duplicates_collapsed`` counts the rows it stands for beyond itself. Rows without an id
-    are all kept (each is quarantined)."""
-    group = Window.partitionBy("databricks_request_id", "_no_id_row")
-    ranked = (
-        df.withColumn("_no_id_row", F.when(F.col("databricks_request_id").isNull(), F.monotonically_increasing_id()))
-        .withColumn("_rank", F.row_number().over(group.orderBy(*preference_order())))
-        .withColumn("duplicates_collapsed", F.count(F.lit(1)).over(group) - 1)
+    are all kept (each is quarantined).
+
+    Only the rows of repeated ids are shuffled: the repeated ids are found on the id column
+    alone and broadcast (about 100 bytes per repeated id), so unique rows, the common case,
+    pass through with their bodies unmoved.
+    """
+    request_id = "databricks_request_id"
+    repeated = F.broadcast(
+        df.where(F.col(request_id).isNotNull()).groupBy(request_id)
+        .agg((F.count(F.lit(1)) - 1).alias("duplicates_collapsed"))
+        .where(F.col("duplicates_collapsed") > 0)
     )
-    return ranked.where(F.col("_rank") == 1).drop("_rank", "_no_id_row")
+    columns = [*df.columns, "duplicates_collapsed"]
+    unique = df.join(repeated, request_id, "left_anti").withColumn("duplicates_collapsed", F.lit(0).cast("bigint"))
+    ranked = df.join(repeated, request_id).withColumn(
+        "_rank", F.row_number().over(Window.partitionBy(request_id).orderBy(*preference_order())))
+    kept = ranked.where(F.col("_rank") == 1)
+    return unique.select(*columns).unionByName(kept.select(*columns))
 
 
 def preferred_new_rows(new_rows: DataFrame, existing_rows: DataFrame) -> DataFrame:

@@ -101,7 +101,10 @@ def classify_payload(payload: DataFrame) -> DataFrame:
         .transform(extract_feedback)
         .transform(assign_destination)
     )
-    return classified.select(*REQUEST_LOGS.fieldNames(), *CLASSIFIED_EXTRA_COLUMNS)
+    # The whole payload row is only kept where it is needed: on quarantined rows.
+    kept_payload_row = F.when(F.col("destination") == classify.QUARANTINE, F.col("payload_row"))
+    return classified.withColumn("payload_row", kept_payload_row).select(
+        *REQUEST_LOGS.fieldNames(), *CLASSIFIED_EXTRA_COLUMNS)
 
 
 def request_logs(classified: DataFrame) -> DataFrame:

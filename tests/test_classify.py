@@ -20,6 +20,14 @@ def test_duplicates_collapse_to_one_row_and_are_counted(gateway_payload):
     assert classify(gateway_payload, rows) == {"dup": ("request_logs", None, 2), "one": ("request_logs", None, 0)}
 
 
+def test_rows_without_an_id_are_each_kept_beside_collapsed_duplicates(gateway_payload):
+    no_id = gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE)
+    rows = [no_id, no_id, gateway_row("dup", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("dup", GOOD_REQUEST, GOOD_RESPONSE)]
+    kept = sorted(classify(gateway_payload, rows).values(), key=str)
+    assert kept == [("quarantine", "missing_request_id", 0), ("quarantine", "missing_request_id", 0),
+                    ("request_logs", None, 1)]
+
+
 def test_duplicate_choice_is_deterministic_whatever_the_input_order(gateway_payload):
     a = gateway_row("dup", GOOD_REQUEST, chat_completion("first"))
     b = gateway_row("dup", GOOD_REQUEST, chat_completion("second"))
