@@ -199,15 +199,12 @@ def _with_string_status(schema):
 # --- bodies at the logging limits -------------------------------------------------------------
 
 def test_bodies_at_the_logging_limits(spark, tmp_path):
+    """A 10 MiB request and a 1 MiB response, the largest bodies the payload table logs."""
     settings = make_config(tmp_path)
     one_mib, ten_mib = "a" * (1 << 20), "b" * (10 << 20)
-    trace = sp.trace_mlflow3("q", "a")
-    span = trace["data"]["spans"][0]
-    trace["data"]["spans"] = [dict(span, span_id=f"{i:016x}", name=f"step {i}") for i in range(50_000)]
     rows = [
         gateway_row("one-mib", sp.chat_request("q"), sp.chat_completion(one_mib)),
         gateway_row("ten-mib", sp.responses_request(ten_mib), sp.responses_agent_response("short")),
-        gateway_row("50k-spans", sp.responses_request("q"), sp.responses_agent_response("a", trace)),
         gateway_row("dropped", None, None, logging_error_codes=["MAX_REQUEST_SIZE_EXCEEDED", "MAX_RESPONSE_SIZE_EXCEEDED"]),
     ]
     write_table(spark.createDataFrame(rows, GATEWAY_PAYLOAD), TableLocation(settings.tables.payload))
@@ -216,11 +213,24 @@ def test_bodies_at_the_logging_limits(spark, tmp_path):
     got = {r["databricks_request_id"]: r for r in read_table(spark, TableLocation(settings.tables.request_logs)).collect()}
     assert got["one-mib"]["response"] == one_mib
     assert got["ten-mib"]["request"] == ten_mib and got["ten-mib"]["response"] == "short"
-    assert got["50k-spans"]["schema_version"] == "3"
-    assert len(json.loads(got["50k-spans"]["trace"])["data"]["spans"]) == 50_000
     dropped = got["dropped"]
     assert (dropped["request"], dropped["response"]) == (None, None)
     assert dropped["request_metadata"]["logging_error_codes"] == "MAX_REQUEST_SIZE_EXCEEDED,MAX_RESPONSE_SIZE_EXCEEDED"
+
+
+def test_a_trace_of_twenty_thousand_spans(spark, tmp_path):
+    """A deep agent trace (about 6 MiB of response, under the 10 MiB limit) is kept whole."""
+    settings = make_config(tmp_path)
+    trace = sp.trace_mlflow3("q", "a")
+    span = trace["data"]["spans"][0]
+    trace["data"]["spans"] = [dict(span, span_id=f"{i:016x}", name=f"step {i}") for i in range(20_000)]
+    rows = [gateway_row("20k-spans", sp.responses_request("q"), sp.responses_agent_response("a", trace))]
+    write_table(spark.createDataFrame(rows, GATEWAY_PAYLOAD), TableLocation(settings.tables.payload))
+    assert run_backfill(spark, settings, DateRange()).ok
+
+    [row] = read_table(spark, TableLocation(settings.tables.request_logs)).collect()
+    assert (row["schema_version"], row["response"]) == ("3", "a")
+    assert len(json.loads(row["trace"])["data"]["spans"]) == 20_000
 
 
 # --- check: report without writing ------------------------------------------------------------
