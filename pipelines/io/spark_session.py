@@ -18,7 +18,8 @@ from pyspark.sql import SparkSession
 #: Settings every run needs, on any cluster: UTC dates, JSON bodies with repeated keys, and
 #: small batches for wide rows. Payload rows average 10 KiB (up to 10 MiB) and classified rows
 #: carry both bodies and the trace; with Spark's default batches (4,096 rows per Parquet read,
-#: 10,000 per cached batch) a 200k-row backfill ran a 2 GB driver out of memory.
+#: 10,000 per cached batch) a 200k-row backfill ran a 2 GB driver out of memory (these batches
+#: are one of the changes that fixed it; see README "Benchmark").
 RUNTIME_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.variant.allowDuplicateKeys": "true",
