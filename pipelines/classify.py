@@ -66,7 +66,7 @@ def quarantine_reason(feedback: Column, feedback_problem: Column) -> Column:
         F.when(F.col("databricks_request_id").isNull(), F.lit("missing_request_id"))
         .when(F.col("timestamp").isNull(), F.lit("missing_timestamp"))
         .when(F.col("status_code_raw").isNotNull() & F.col("status_code").isNull(), F.lit("invalid_status_code"))
-        .when(F.col("request_raw").isNotNull() & F.col("request_body").isNull(), F.lit("request_not_json"))
+        .when(F.col("request_raw").isNotNull() & ~F.col("request_parsed"), F.lit("request_not_json"))
         .when(feedback & F.col("status_code").isNotNull() & ~is_2xx(F.col("status_code")),
               F.lit("feedback_error_status"))
         .when(feedback & feedback_problem.isNotNull(), feedback_problem)

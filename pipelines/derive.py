@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines import classify, feedback, request_bodies, response_bodies
-from pipelines.payload_input import normalize_payload, payload_row_json
+from pipelines.payload_input import normalize_payload, payload_row_json, restore_bodies
 from schemas.assessment_logs import ASSESSMENT_LOGS
 from schemas.quarantine import QUARANTINE
 from schemas.request_logs import REQUEST_LOGS
@@ -24,50 +24,83 @@ def parse_bodies(df: DataFrame) -> DataFrame:
     )
 
 
-def _body_shape(raw: str, body: str, shape):
+def _body_shape(raw: str, parsed: str, shape):
     return (
         F.when(F.col(raw).isNull(), F.lit("not_logged"))
-        .when(F.col(body).isNull(), F.lit("not_json"))
+        .when(~F.col(parsed), F.lit("not_json"))
         .otherwise(shape)
     )
 
 
-def extract_request_fields(df: DataFrame) -> DataFrame:
-    body = F.col("request_body")
+# Memory: a body near 10 MiB is copied into every projection that carries it, and each
+# projection keeps a buffer of up to twice its widest row for the rest of its task. So the
+# extraction below runs in few steps, and each parsed body (or part of one) is dropped at its
+# last use instead of travelling to the end: unwrap_bodies reads the whole bodies, the later
+# steps only what it took from them.
+
+def unwrap_bodies(df: DataFrame) -> DataFrame:
+    """From the parsed bodies: whether each parsed, whether the row is feedback, the pyfunc
+    record and prediction, the stream chunks, the trace on the body, and the feedback body."""
+    request, response = F.col("request_body"), F.col("response_body")
+    # Written out in each column (not read back from a new is_feedback column) so that this stays
+    # one projection; subexpression elimination evaluates the repeated expression once per row.
+    is_feedback = F.when(request.isNotNull(), feedback.is_feedback(request)).otherwise(F.lit(False))
+    return df.withColumns({
+        "is_feedback": is_feedback,
+        "request_parsed": request.isNotNull(),
+        "response_parsed": response.isNotNull(),
+        "_feedback_body": F.when(is_feedback, request),
+        "_request_record": F.when(~is_feedback, request_bodies.pyfunc_record(request)),
+        "_predicted": F.when(~is_feedback, response_bodies.prediction(response)),
+        "_chunks": F.when(~is_feedback, response_bodies.stream_chunks(response, F.col("response_raw"))),
+        "_trace_on_body": F.when(~is_feedback, response_bodies.trace_on_body(response)),
+    })
+
+
+def unwrap_roots(df: DataFrame) -> DataFrame:
+    """The objects that hold the conversation and the answer; the whole bodies end here."""
     not_feedback = ~F.col("is_feedback")
-    return (
-        df.withColumn("_request_record", F.when(not_feedback, request_bodies.pyfunc_record(body)))
-        .withColumn("_request_root", F.when(not_feedback, request_bodies.unwrap_request(body, F.col("_request_record"))))
-        .withColumn("request", request_bodies.user_query(F.col("_request_root")))
-        .withColumn("conversation_id", request_bodies.conversation_id(body, F.col("_request_root")))
-        .withColumn("request_shape", F.when(F.col("is_feedback"), F.lit("feedback")).otherwise(
-            _body_shape("request_raw", "request_body",
-                        request_bodies.request_shape(F.col("_request_root"), F.col("_request_record")))))
-    )
+    return df.withColumns({
+        "_request_root": F.when(not_feedback, request_bodies.unwrap_request(F.col("request_body"), F.col("_request_record"))),
+        "conversation_id": request_bodies.conversation_id(F.col("request_body"), F.col("_request_record")),
+        "_response_root": F.when(not_feedback, response_bodies.unwrap_response(F.col("response_body"), F.col("_predicted"))),
+    }).drop("request_body", "response_body")
+
+
+def extract_request_fields(df: DataFrame) -> DataFrame:
+    root, record = F.col("_request_root"), F.col("_request_record")
+    return df.withColumns({
+        "request": request_bodies.user_query(root),
+        "request_shape": F.when(F.col("is_feedback"), F.lit("feedback")).otherwise(
+            _body_shape("request_raw", "request_parsed", request_bodies.request_shape(root, record))),
+    }).drop("_request_root", "_request_record")
 
 
 def extract_response_fields(df: DataFrame) -> DataFrame:
-    body = F.col("response_body")
+    root, chunks, predicted = F.col("_response_root"), F.col("_chunks"), F.col("_predicted")
     not_feedback = ~F.col("is_feedback")
     return (
-        df.withColumn("_predicted", F.when(not_feedback, response_bodies.prediction(body)))
-        .withColumn("_chunks", F.when(not_feedback, response_bodies.stream_chunks(body, F.col("response_raw"))))
-        .withColumn("_response_root", F.when(not_feedback, response_bodies.unwrap_response(body, F.col("_predicted"))))
-        .withColumn("response", response_bodies.answer(F.col("_response_root"), F.col("_chunks")))
-        .withColumn("response_shape", F.when(F.col("is_feedback"), F.lit("feedback")).otherwise(
-            _body_shape("response_raw", "response_body",
-                        response_bodies.response_shape(F.col("_response_root"), F.col("_chunks"), F.col("_predicted")))))
-        .withColumn("_trace", F.when(not_feedback, response_bodies.trace_value(body, F.col("_response_root"), F.col("_chunks"))))
-        .withColumn("trace", F.to_json("_trace"))
-        .withColumn("schema_version", F.when(not_feedback, response_bodies.trace_format(F.col("_trace"))))
+        df.withColumns({
+            "response": response_bodies.answer(root, chunks),
+            "response_shape": F.when(F.col("is_feedback"), F.lit("feedback")).otherwise(
+                _body_shape("response_raw", "response_parsed", response_bodies.response_shape(root, chunks, predicted))),
+            "_trace": F.when(not_feedback, response_bodies.trace_value(F.col("_trace_on_body"), root, chunks)),
+        })
+        .drop("_response_root", "_chunks", "_predicted", "_trace_on_body")
+        .withColumns({
+            "trace": F.to_json("_trace"),
+            "schema_version": F.when(not_feedback, response_bodies.trace_format(F.col("_trace"))),
+        })
+        .drop("_trace")
     )
 
 
 def extract_feedback(df: DataFrame) -> DataFrame:
-    body = F.col("request_body")
-    items = F.col("assessments")
-    return df.withColumn("assessments", F.when(F.col("is_feedback"), feedback.assessment_items(body))).withColumn(
-        "feedback_problem", F.when(F.col("is_feedback"), feedback.feedback_problem(body, items))
+    body = F.col("_feedback_body")
+    return (
+        df.withColumn("assessments", feedback.assessment_items(body))
+        .withColumn("feedback_problem", F.when(F.col("is_feedback"), feedback.feedback_problem(body, F.col("assessments"))))
+        .drop("_feedback_body")
     )
 
 
@@ -94,15 +127,16 @@ def classify_payload(payload: DataFrame) -> DataFrame:
         payload.transform(normalize_payload)
         .transform(classify.collapse_duplicates)
         .transform(parse_bodies)
-        .withColumn("is_feedback", F.when(F.col("request_body").isNotNull(), feedback.is_feedback(F.col("request_body")))
-                    .otherwise(F.lit(False)))
+        .transform(unwrap_bodies)
+        .transform(unwrap_roots)
+        .transform(extract_feedback)
         .transform(extract_request_fields)
         .transform(extract_response_fields)
-        .transform(extract_feedback)
         .transform(assign_destination)
     )
     # The whole payload row is only kept where it is needed: on quarantined rows.
-    kept_payload_row = F.when(F.col("destination") == classify.QUARANTINE, F.col("payload_row"))
+    payload_row = restore_bodies(F.col("payload_row"), classified.schema["payload_row"].dataType)
+    kept_payload_row = F.when(F.col("destination") == classify.QUARANTINE, payload_row)
     return classified.withColumn("payload_row", kept_payload_row).select(
         *REQUEST_LOGS.fieldNames(), *CLASSIFIED_EXTRA_COLUMNS)
 

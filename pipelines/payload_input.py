@@ -2,7 +2,7 @@
 normalised frame (the request-logs columns that come straight from the payload row)."""
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructType
 
 from schemas.payload import GENERATION_MARKERS, REQUIRED_COLUMNS, SCHEMAS, PayloadGeneration
 
@@ -46,9 +46,34 @@ def _column_or_null(df: DataFrame, schema: StructType, name: str) -> Column:
     return F.col(name).try_cast(declared)
 
 
+#: The body columns, and the normalised columns that carry them unchanged.
+BODY_COLUMNS = {"request": "request_raw", "response": "response_raw"}
+
+
+def _travels_as_raw(df: DataFrame, name: str) -> bool:
+    return name in BODY_COLUMNS and isinstance(df.schema[name].dataType, StringType)
+
+
 def original_row(df: DataFrame) -> Column:
-    """The whole payload row, every column as it is, for quarantine (serialised only there)."""
-    return F.struct(*[F.col(name) for name in df.columns])
+    """The whole payload row, every column as it is, for quarantine (serialised only there).
+
+    String bodies are left null here: they travel once, as request_raw and response_raw, and
+    :func:`restore_bodies` puts them back. A second copy of each body in every projection
+    doubled the memory a 10 MiB row takes.
+    """
+    return F.struct(*[
+        F.lit(None).cast(StringType()).alias(name) if _travels_as_raw(df, name) else F.col(name)
+        for name in df.columns
+    ])
+
+
+def restore_bodies(row: Column, row_type: StructType) -> Column:
+    """The payload row of :func:`original_row` with its string bodies put back from the raw
+    columns, in their places. ``row_type`` is the row's struct type."""
+    for name, raw in BODY_COLUMNS.items():
+        if name in row_type.fieldNames() and isinstance(row_type[name].dataType, StringType):
+            row = row.withField(name, F.col(raw))
+    return row
 
 
 def payload_row_json(row: Column) -> Column:

@@ -10,6 +10,7 @@ read is accounted for exactly once:
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -36,6 +37,8 @@ class RunReport:
     missing_request_text: dict[str, int] = field(default_factory=dict)
     missing_answer_text: dict[str, int] = field(default_factory=dict)
     checks: dict[str, bool] = field(default_factory=dict)
+    #: The payload dates of the rows read (null dates left out): the partitions a merge touches.
+    dates: list[dt.date] = field(default_factory=list)
     run_id: str | None = None
 
     def add(self, other: "RunReport") -> None:
@@ -50,6 +53,7 @@ class RunReport:
             setattr(self, name, dict(sorted(merged.items())))
         for check, passed in other.checks.items():
             self.checks[check] = self.checks.get(check, True) and passed
+        self.dates = sorted(set(self.dates) | set(other.dates))
 
     @property
     def balanced(self) -> bool:
@@ -62,14 +66,16 @@ class RunReport:
         return self.balanced and all(self.checks.values())
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "balanced": self.balanced, "ok": self.ok}
+        return {**asdict(self), "dates": [day.isoformat() for day in self.dates],
+                "balanced": self.balanced, "ok": self.ok}
 
 
 def summarize(classified: DataFrame) -> RunReport:
-    """One small aggregation over the classified rows, collected to the driver."""
+    """One small aggregation over the classified rows, collected to the driver. It also gives
+    the batch's dates, so that a merge need not read the rows again to find them."""
     dest = F.col("destination")
     groups = classified.groupBy(
-        "destination", "reason", "status_code", "request_shape", "response_shape", "schema_version",
+        "date", "destination", "reason", "status_code", "request_shape", "response_shape", "schema_version",
         F.col("request").isNull().alias("no_request_text"), F.col("response").isNull().alias("no_answer_text"),
     ).agg(
         F.count(F.lit(1)).alias("rows"),
@@ -78,8 +84,11 @@ def summarize(classified: DataFrame) -> RunReport:
     )
     report = RunReport()
     reasons, statuses, requests, responses, traces, no_query, no_answer = (Counter() for _ in range(7))
+    dates = set()
     for row in groups.collect():
         rows, duplicates = row["rows"], row["duplicates"] or 0
+        if row["date"] is not None:
+            dates.add(row["date"])
         statuses["none" if row["status_code"] is None else str(row["status_code"])] += rows + duplicates
         report.rows_read += rows + duplicates
         report.duplicates_collapsed += duplicates
@@ -106,6 +115,7 @@ def summarize(classified: DataFrame) -> RunReport:
     report.trace_formats = dict(sorted(traces.items()))
     report.missing_request_text = dict(sorted(no_query.items()))
     report.missing_answer_text = dict(sorted(no_answer.items()))
+    report.dates = sorted(dates)
     return report
 
 

@@ -109,12 +109,12 @@ def user_query(root: Column) -> Column:
     )
 
 
-def conversation_id(body: Column, root: Column) -> Column:
-    """databricks_options.conversation_id, else context.conversation_id (on the body or on its
-    pyfunc record)."""
+def conversation_id(body: Column, record: Column) -> Column:
+    """databricks_options.conversation_id, else context.conversation_id, on the body or on its
+    pyfunc ``record`` (the unwrapped root works too: it is one of the two)."""
     return F.coalesce(
         get(body, "$.databricks_options.conversation_id", "string"),
         get(body, "$.context.conversation_id", "string"),
-        get(root, "$.databricks_options.conversation_id", "string"),
-        get(root, "$.context.conversation_id", "string"),
+        get(record, "$.databricks_options.conversation_id", "string"),
+        get(record, "$.context.conversation_id", "string"),
     )

@@ -20,6 +20,7 @@ from pipelines.variant_columns import (
 )
 
 TRACE_VERSION_KEY = '$["mlflow.trace_schema.version"]'
+TRACE_PATH = "$.databricks_output.trace"
 
 
 def prediction(body: Column) -> Column:
@@ -165,13 +166,20 @@ def response_shape(root: Column, chunks: Column, predicted: Column) -> Column:
     return F.when(predicted.isNotNull(), F.concat(F.lit("pyfunc:"), shape)).otherwise(shape)
 
 
-def trace_value(body: Column, root: Column, chunks: Column) -> Column:
-    """``databricks_output.trace`` as a VARIANT: on the body, on the unwrapped prediction, or in
-    whichever chunk of a stream carries it. A trace logged as a JSON-encoded string is decoded."""
+def trace_on_body(body: Column) -> Column:
+    """``databricks_output.trace`` on the body itself (the first place :func:`trace_value` looks)."""
+    return get(body, TRACE_PATH)
+
+
+def trace_value(on_body: Column, root: Column, chunks: Column) -> Column:
+    """``databricks_output.trace`` as a VARIANT: on the body (``on_body`` is
+    :func:`trace_on_body`, taken early so that the whole body need not be kept), on the unwrapped
+    prediction, or in whichever chunk of a stream carries it. A trace logged as a JSON-encoded
+    string is decoded."""
     found = F.coalesce(
-        get(body, "$.databricks_output.trace"),
-        get(root, "$.databricks_output.trace"),
-        get(last_where(chunks, lambda c: present(get(c, "$.databricks_output.trace"))), "$.databricks_output.trace"),
+        on_body,
+        get(root, TRACE_PATH),
+        get(last_where(chunks, lambda c: present(get(c, TRACE_PATH))), TRACE_PATH),
     )
     decoded = F.when(_has_trace_keys(found), found).otherwise(
         F.coalesce(F.try_parse_json(scalar_string(found)), found)

@@ -178,10 +178,10 @@ def _sql_list(values) -> str:
 
 def merge_and_verify(spark: SparkSession, classified: DataFrame, outputs: OutputTables, report: RunReport,
                      after_write: AfterWrite) -> dict[str, bool]:
-    """Merge a batch into the three tables, then check them; returns the checks."""
-    dates = [row[0] for row in classified.select("date").distinct().collect() if row[0] is not None]
-    merge_batch(spark, classified, outputs, dates, after_write)
-    return _verify_batch(spark, classified, outputs, dates, report)
+    """Merge a batch into the three tables, then check them; returns the checks. The dates
+    come from ``report`` (:func:`summarize` of the same rows), not from another read."""
+    merge_batch(spark, classified, outputs, report.dates, after_write)
+    return _verify_batch(spark, classified, outputs, report.dates, report)
 
 
 def merge_batch(spark: SparkSession, classified: DataFrame, outputs: OutputTables, dates: list,

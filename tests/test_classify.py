@@ -1,10 +1,13 @@
 """Every row gets exactly one destination: duplicates collapse, bad rows get a reason."""
+import datetime as dt
 import json
 
 import pytest
 
 from pipelines.derive import classify_payload, derive_tables
+from pipelines.reconcile import summarize
 from pipelines.sample_payloads import chat_completion, chat_request, feedback_request
+from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import DAY, NOON, gateway_row
 
 GOOD_REQUEST, GOOD_RESPONSE = chat_request("q?"), chat_completion("a.")
@@ -66,6 +69,18 @@ def test_quarantine_keeps_the_raw_row_and_a_readable_reason(gateway_payload):
     row = gateway_row(None, "{broken", GOOD_RESPONSE)
     q = derive_tables(gateway_payload([row])).quarantine.first()
     raw = json.loads(q["payload_row"])
+    assert list(raw) == GATEWAY_PAYLOAD.fieldNames()   # every column, in the table's order
     assert raw["databricks_request_id"] is None and raw["request"] == "{broken"
+    assert raw["response"] == row["response"] and raw["requester"] == row["requester"]
     assert q["reason"] == "missing_request_id" and "databricks_request_id" in q["reason_detail"]
     assert q["date"] == NOON.date()
+
+
+def test_the_report_names_the_dates_read_and_leaves_out_null_dates(gateway_payload):
+    next_day = NOON + dt.timedelta(days=1)
+    rows = [gateway_row("a", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("b", GOOD_REQUEST, GOOD_RESPONSE, when=next_day),
+            gateway_row("c", "{broken", GOOD_RESPONSE, when=next_day),
+            gateway_row("d", GOOD_REQUEST, GOOD_RESPONSE, request_time=None, request_date=None)]
+    report = summarize(classify_payload(gateway_payload(rows)))
+    assert report.dates == [DAY, next_day.date()]
+    assert report.as_dict()["dates"] == [DAY.isoformat(), next_day.date().isoformat()]

@@ -14,7 +14,7 @@ def extract(spark, body):
     row = df.select(
         request_bodies.user_query(root).alias("query"),
         request_bodies.request_shape(root, record).alias("shape"),
-        request_bodies.conversation_id(F.col("body"), root).alias("conversation_id"),
+        request_bodies.conversation_id(F.col("body"), record).alias("conversation_id"),
     ).first()
     return row["query"], row["shape"], row["conversation_id"]
 

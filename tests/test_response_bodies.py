@@ -26,7 +26,7 @@ def extract(spark, body):
     predicted = response_bodies.prediction(body_col)
     chunks = response_bodies.stream_chunks(body_col, F.col("raw"))
     root = response_bodies.unwrap_response(body_col, predicted)
-    trace = response_bodies.trace_value(body_col, root, chunks)
+    trace = response_bodies.trace_value(response_bodies.trace_on_body(body_col), root, chunks)
     row = df.select(
         response_bodies.answer(root, chunks).alias("answer"),
         response_bodies.response_shape(root, chunks, predicted).alias("shape"),
