@@ -233,26 +233,6 @@ def test_a_trace_of_twenty_thousand_spans(spark, tmp_path):
     assert len(json.loads(row["trace"])["data"]["spans"]) == 20_000
 
 
-def test_two_bodies_near_10_mib_at_once_fit_in_a_1_gb_driver(spark, tmp_path):
-    """A 10 MiB question and a 10 MiB answer, in two files so that the two cores take them at
-    the same moment, backfilled by the CLI in its own JVM with half the 2 GB target. Each step of
-    classify_payload keeps a buffer for its widest row, so this fails when wide columns travel
-    through more steps than they need (it needed more than 1.5 GB before they were narrowed)."""
-    settings = make_config(tmp_path)
-    conf = tmp_path / "conf.yaml"
-    conf.write_text(conf.read_text() + "spark:\n  conf:\n    spark.driver.memory: 1g\n")
-    question, answer = "q" * (10 << 20), "a" * (10 << 20)
-    source = TableLocation(settings.tables.payload)
-    write_table(spark.createDataFrame([gateway_row("question", sp.responses_request(question), sp.responses_agent_response("short"))], GATEWAY_PAYLOAD), source)
-    append(spark.createDataFrame([gateway_row("answer", sp.chat_request("q"), sp.chat_completion(answer))], GATEWAY_PAYLOAD), source)
-
-    run = subprocess.run([sys.executable, "-m", "jobs.cli", "backfill", "--config", str(conf)],
-                         cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    got = {r["databricks_request_id"]: r for r in read_table(spark, TableLocation(settings.tables.request_logs)).collect()}
-    assert got["question"]["request"] == question and got["answer"]["response"] == answer
-
-
 # --- check: report without writing ------------------------------------------------------------
 
 def test_check_reports_what_a_run_would_produce_and_writes_nothing(spark, tmp_path, capsys):
