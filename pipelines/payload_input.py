@@ -50,8 +50,9 @@ def _column_or_null(df: DataFrame, schema: StructType, name: str) -> Column:
 BODY_COLUMNS = {"request": "request_raw", "response": "response_raw"}
 
 
-def _travels_as_raw(df: DataFrame, name: str) -> bool:
-    return name in BODY_COLUMNS and isinstance(df.schema[name].dataType, StringType)
+def _travels_as_raw(row_type: StructType, name: str) -> bool:
+    """A string body column of the payload row: carried as its raw column, not in the row."""
+    return name in BODY_COLUMNS and name in row_type.fieldNames() and isinstance(row_type[name].dataType, StringType)
 
 
 def original_row(df: DataFrame) -> Column:
@@ -62,7 +63,7 @@ def original_row(df: DataFrame) -> Column:
     doubled the memory a 10 MiB row takes.
     """
     return F.struct(*[
-        F.lit(None).cast(StringType()).alias(name) if _travels_as_raw(df, name) else F.col(name)
+        F.lit(None).cast(StringType()).alias(name) if _travels_as_raw(df.schema, name) else F.col(name)
         for name in df.columns
     ])
 
@@ -71,7 +72,7 @@ def restore_bodies(row: Column, row_type: StructType) -> Column:
     """The payload row of :func:`original_row` with its string bodies put back from the raw
     columns, in their places. ``row_type`` is the row's struct type."""
     for name, raw in BODY_COLUMNS.items():
-        if name in row_type.fieldNames() and isinstance(row_type[name].dataType, StringType):
+        if _travels_as_raw(row_type, name):
             row = row.withField(name, F.col(raw))
     return row
 
