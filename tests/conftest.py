@@ -1,6 +1,8 @@
 """One local SparkSession with Delta Lake for the whole suite (small shuffles, no UI)."""
 import datetime as dt
 import json
+import os
+import sys
 
 import pytest
 
@@ -10,6 +12,8 @@ from schemas.payload import GATEWAY_PAYLOAD, LEGACY_PAYLOAD
 
 @pytest.fixture(scope="session")
 def spark():
+    # Python workers (the benchmark's UDF baseline) run this interpreter, the one with the project.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = get_spark(master="local[2]", app_name="inference-logs-tests",
                         conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
     yield session

@@ -1,0 +1,37 @@
+"""The benchmark command end to end on a small table: every measurement runs and is printed.
+
+Speed is never asserted here (the figures of a tiny table mean nothing); the test keeps the
+benchmark runnable and checks that its four jobs write what they claim to write.
+"""
+import pytest
+from pyspark.sql import functions as F
+
+from benchmarks import bench
+from pipelines.io.delta_tables import TableLocation, read_table
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(spark, tmp_path, capsys):
+    # The incremental part is three hourly runs (covered by the hourly job's own tests); skipped for time.
+    args = bench.parse_args(["--rows", "300", "--skip-incremental", "--workdir", str(tmp_path / "bench")])
+    figures = bench.run_benchmarks(spark, args)
+    printed = capsys.readouterr().out
+
+    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "pipeline / copy",
+                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS"):
+        assert line in printed
+    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s"))
+    assert "incremental ratio" not in printed and "incremental_ratio" not in figures
+    assert figures["pipeline_per_copy"] == pytest.approx(figures["pipeline_s"] / figures["copy_s"])
+
+    table = lambda name: read_table(spark, TableLocation(str(tmp_path / "bench" / name)))
+    payload = table("payload")
+    assert payload.count() == 300
+    assert table("copy").count() == 300
+    assert table("baseline").count() == 300 and table("floor").count() == 300
+    # the baseline and the floor really extracted: traces where the pipeline found them on the body
+    logs = table("pipeline/request_logs")
+    pipeline_traces = logs.where(F.col("trace").isNotNull()).count()
+    assert 0 < table("floor").where(F.col("trace").isNotNull()).count() <= pipeline_traces
+    assert table("baseline").where(F.col("response").isNotNull()).count() > 0
