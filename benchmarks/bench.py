@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from pipelines import response_bodies
 from pipelines.config import Settings
 from pipelines.io.delta_tables import TableLocation, append, read_table, write_table
 from pipelines.io.spark_session import get_spark
@@ -147,11 +148,10 @@ def floor(payload: DataFrame) -> DataFrame:
     """The least a VARIANT-based pipeline must do: parse both bodies once, serialize the trace found
     on the response body, and write rows as wide as the request logs (both raw bodies and the
     trace). No answer, no shapes, no feedback, no checks: a lower bound, not a pipeline."""
-    response = F.try_parse_json("response")
     return payload.select(
         "databricks_request_id", "request_date", "request_time", "status_code",
         F.try_parse_json("request").isNotNull().alias("request_parsed"),
-        F.to_json(F.try_variant_get(response, "$.databricks_output.trace", "variant")).alias("trace"),
+        F.to_json(response_bodies.trace_on_body(F.try_parse_json("response"))).alias("trace"),
         F.col("request").alias("request_raw"), F.col("response").alias("response_raw"),
     )
 
