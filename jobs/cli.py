@@ -7,9 +7,8 @@ import json
 import sys
 from typing import Sequence
 
-from pipelines.config import TABLE_OVERRIDES, ConfigError, Settings, load_settings
-from pipelines.io.delta_tables import TableError
-from pipelines.io.run_lock import RunLockedError
+from pipelines.config import TABLE_OVERRIDES, Settings, load_settings
+from pipelines.errors import InferenceLogsError
 
 DEFAULT_CONFIG = "conf/local.yaml"
 
@@ -62,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_date_arguments(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    verify = commands.add_parser(
+        "verify", help="re-derive a payload range and report every row missing, extra, duplicated or changed "
+                       "in the three tables; writes nothing")
+    _add_config_arguments(verify)
+    _add_date_arguments(verify)
+    verify.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured output tables")
     _add_config_arguments(ddl)
 
@@ -97,17 +103,20 @@ def print_report(report, as_json: bool, written: bool = True) -> None:
     print(f"request shapes          {report.request_shapes}")
     print(f"response shapes         {report.response_shapes}")
     print(f"trace formats           {report.trace_formats}")
+    if report.rows_written:
+        print(f"rows committed          {report.rows_written}")
     if report.missing_request_text or report.missing_answer_text:
         print(f"no query text, by shape {report.missing_request_text}")
         print(f"no answer text, by shape {report.missing_answer_text}")
     balance = "balanced" if report.balanced else "NOT BALANCED"
     failed = [name for name, passed in report.checks.items() if not passed]
     checks = "all passed" if not failed else "FAILED " + ", ".join(failed)
-    print(f"reconciliation          {balance}; " + (f"table checks: {checks}" if written else "nothing written (check)"))
+    print(f"reconciliation          {balance}; counts and commits: {checks}" + ("" if written else " (nothing written)"))
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from pipelines.runs import DateRange, run_backfill
+    from pipelines.runs.backfill import run_backfill
+    from pipelines.runs.lifecycle import DateRange
 
     settings = settings_from(args)
     dates = DateRange(args.start_date, args.end_date)
@@ -117,16 +126,36 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pipelines.runs import DateRange, check_payload
+    from pipelines.runs.lifecycle import DateRange
+    from pipelines.runs.verify import check_payload
 
     settings = settings_from(args)
     report = check_payload(spark_for(settings), settings, DateRange(args.start_date, args.end_date))
     print_report(report, args.json, written=False)
-    return 0 if report.balanced else 3
+    return 0 if report.ok else 3
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from pipelines.runs.lifecycle import DateRange
+    from pipelines.runs.verify import verify_tables
+
+    settings = settings_from(args)
+    findings = verify_tables(spark_for(settings), settings, DateRange(args.start_date, args.end_date))
+    if args.json:
+        print(json.dumps(findings.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(f"verified                {findings.source}")
+        for name, table in findings.tables.items():
+            state = "clean" if table.clean else "DIFFERS"
+            print(f"  {name:<20} {state}: expected {table.expected}, found {table.found}, missing {table.missing}, "
+                  f"extra {table.extra}, duplicated {table.duplicated}, changed {table.changed}")
+            for kind, keys in table.examples.items():
+                print(f"    {kind}: {', '.join(keys)}")
+    return 0 if findings.ok else 3
 
 
 def _hourly(args: argparse.Namespace) -> int:
-    from pipelines.runs import run_hourly
+    from pipelines.runs.hourly import run_hourly
 
     settings = settings_from(args)
     report = run_hourly(spark_for(settings), settings)
@@ -154,19 +183,17 @@ def _ddl(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"backfill": _backfill, "hourly": _hourly, "check": _check, "ddl": _ddl, "fetch-jars": _fetch_jars}
+COMMANDS = {"backfill": _backfill, "hourly": _hourly, "check": _check, "verify": _verify, "ddl": _ddl,
+            "fetch-jars": _fetch_jars}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, TableError, ValueError) as exc:
+    except InferenceLogsError as exc:
         print(f"inference-logs {args.command}: {exc}", file=sys.stderr)
-        return 2
-    except RunLockedError as exc:
-        print(f"inference-logs {args.command}: {exc}", file=sys.stderr)
-        return 4
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -1,18 +1,23 @@
 """Run configuration: YAML files in conf/, validated by pydantic, overridable from the CLI."""
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipelines.synthetic_payloads import BodySizes
+from pipelines.errors import ConfigError
 from schemas.payload import PayloadGeneration
 
+__all__ = ["BodySizes", "ConfigError", "Settings", "load_settings"]
 
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the file, the key and the problem."""
+
+class BodySizes(str, Enum):
+    """Body sizes of generated sample data."""
+    COMPACT = "compact"         # the template bodies as they are (a few KiB)
+    REALISTIC = "realistic"     # padded to 2 KiB .. 10 MiB (pipelines.samples.synthetic_payloads)
 
 
 class _Strict(BaseModel):

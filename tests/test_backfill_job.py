@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.cli import main
-from pipelines import sample_payloads as sp
+from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, read_table, write_table
 from schemas import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS
 from schemas.payload import PayloadGeneration
@@ -135,3 +135,33 @@ def test_bad_date_range_is_a_clear_error(workspace, capsys):
     tmp, config = workspace
     assert backfill(config, tmp / "x", "--start-date", "2025-12-02") == 2
     assert "--end-date" in capsys.readouterr().err
+
+
+def test_verify_finds_the_tables_clean_then_names_every_row_missing_extra_or_duplicated(spark, workspace, capsys):
+    tmp, config = workspace
+    write_table(sp.payload_frame(spark, sp.payload_rows(120, seed=5, malformed_share=0.1), PayloadGeneration.GATEWAY),
+                TableLocation(str(tmp / "payload")))
+    assert backfill(config, tmp / "payload") == 0
+    capsys.readouterr()
+    verify = ["verify", "--config", str(config), "--payload-table", str(tmp / "payload"), "--json"]
+    assert main(verify) == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert clean["ok"] and all(t["clean"] and t["expected"] == t["found"] > 0 for t in clean["tables"].values())
+
+    logs = TableLocation(str(tmp / "request_logs"))
+    rows = read_table(spark, logs)
+    kept = rows.orderBy("databricks_request_id")
+    first, second = [r["databricks_request_id"] for r in kept.limit(2).collect()]
+    edited = rows.where(F.col("databricks_request_id") != first).unionByName(
+        rows.where(F.col("databricks_request_id") == second))           # one row lost, one twice
+    write_table(edited.localCheckpoint(), logs)
+    quarantine = TableLocation(str(tmp / "quarantine"))
+    write_table(read_table(spark, quarantine).limit(0), quarantine)     # quarantine emptied
+
+    assert main(verify) == 3
+    found = json.loads(capsys.readouterr().out)["tables"]
+    assert (found["request_logs"]["missing"], found["request_logs"]["duplicated"], found["request_logs"]["extra"]) == (1, 1, 1)
+    assert first in found["request_logs"]["examples"]["missing"][0]
+    assert second in found["request_logs"]["examples"]["duplicated"][0]
+    assert found["quarantine"]["found"] == 0 < found["quarantine"]["missing"] <= found["quarantine"]["expected"]
+    assert found["assessment_logs"]["clean"]

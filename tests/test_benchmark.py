@@ -18,10 +18,10 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     figures = bench.run_benchmarks(spark, args)
     printed = capsys.readouterr().out
 
-    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "pipeline / copy",
-                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS"):
+    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "pipeline / copy",
+                 "baseline / pipeline", "peak driver JVM RSS"):
         assert line in printed
-    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s"))
+    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s"))
     assert "incremental ratio" not in printed and "incremental_ratio" not in figures
     assert figures["pipeline_per_copy"] == pytest.approx(figures["pipeline_s"] / figures["copy_s"])
 
@@ -29,9 +29,14 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     payload = table("payload")
     assert payload.count() == 300
     assert table("copy").count() == 300
-    assert table("baseline").count() == 300 and table("floor").count() == 300
-    # the baseline and the floor really extracted: traces where the pipeline found them on the body
+    # the baseline is the vendor's job: status 200 requests only, traces on the body, one row per assessment
+    baseline = table("baseline")
+    assert 0 < baseline.count() == payload.where("status_code = 200").count() - baseline_feedback_rows(payload)
     logs = table("pipeline/request_logs")
-    pipeline_traces = logs.where(F.col("trace").isNotNull()).count()
-    assert 0 < table("floor").where(F.col("trace").isNotNull()).count() <= pipeline_traces
-    assert table("baseline").where(F.col("response").isNotNull()).count() > 0
+    assert 0 < baseline.where(F.col("trace").isNotNull()).count() <= logs.where(F.col("trace").isNotNull()).count()
+    assert baseline.where(F.col("response").isNotNull()).count() > 0
+    assert 0 < table("baseline_assessments").count() <= table("pipeline/assessment_logs").count()
+
+
+def baseline_feedback_rows(payload):
+    return payload.where("status_code = 200").where(bench._baseline_feedback(payload)).count()

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from pipelines.derive import classify_payload, derive_tables
-from pipelines.reconcile import summarize
-from pipelines.sample_payloads import chat_completion, chat_request, feedback_request
+from pipelines.runs.outputs import Discard, derive_outputs
+from pipelines.transforms.derive import classify_payload, quarantine, request_logs
+from pipelines.transforms.normalize import normalize_payload
+from pipelines.samples.sample_payloads import chat_completion, chat_request, feedback_request
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import DAY, NOON, gateway_row
 
@@ -35,8 +36,20 @@ def test_duplicate_choice_is_deterministic_whatever_the_input_order(gateway_payl
     a = gateway_row("dup", GOOD_REQUEST, chat_completion("first"))
     b = gateway_row("dup", GOOD_REQUEST, chat_completion("second"))
     c = gateway_row("dup", GOOD_REQUEST, None)
-    picks = {derive_tables(gateway_payload(order)).request_logs.first()["response"] for order in ([a, b, c], [c, b, a], [b, c, a])}
+    picks = {request_logs(classify_payload(gateway_payload(order))).first()["response"]
+             for order in ([a, b, c], [c, b, a], [b, c, a])}
     assert picks == {"first"}
+
+
+def test_listed_repeated_ids_give_the_same_rows_as_finding_them(gateway_payload):
+    rows = [gateway_row("dup", GOOD_REQUEST, chat_completion(text)) for text in ("x", "y", "z")]
+    rows += [gateway_row("one", GOOD_REQUEST, GOOD_RESPONSE), gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE)]
+    found = classify_payload(gateway_payload(rows))
+    listed = classify_payload(gateway_payload(rows), repeated=["dup"])
+    columns = ["databricks_request_id", "response_raw", "duplicates_collapsed", "destination"]
+    assert sorted(map(tuple, found.select(columns).collect()), key=str) == \
+        sorted(map(tuple, listed.select(columns).collect()), key=str)
+    assert classify_payload(gateway_payload(rows[3:]), repeated=[]).count() == 2
 
 
 @pytest.mark.parametrize("row,reason", [
@@ -67,7 +80,7 @@ def test_requests_are_kept_whatever_their_status_or_body(gateway_payload, row):
 
 def test_quarantine_keeps_the_raw_row_and_a_readable_reason(gateway_payload):
     row = gateway_row(None, "{broken", GOOD_RESPONSE)
-    q = derive_tables(gateway_payload([row])).quarantine.first()
+    q = quarantine(classify_payload(gateway_payload([row]))).first()
     raw = json.loads(q["payload_row"])
     assert list(raw) == GATEWAY_PAYLOAD.fieldNames()   # every column, in the table's order
     assert raw["databricks_request_id"] is None and raw["request"] == "{broken"
@@ -81,6 +94,6 @@ def test_the_report_names_the_dates_read_and_leaves_out_null_dates(gateway_paylo
     rows = [gateway_row("a", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("b", GOOD_REQUEST, GOOD_RESPONSE, when=next_day),
             gateway_row("c", "{broken", GOOD_RESPONSE, when=next_day),
             gateway_row("d", GOOD_REQUEST, GOOD_RESPONSE, request_time=None, request_date=None)]
-    report = summarize(classify_payload(gateway_payload(rows)))
+    report = derive_outputs(normalize_payload(gateway_payload(rows)), Discard())
     assert report.dates == [DAY, next_day.date()]
     assert report.as_dict()["dates"] == [DAY.isoformat(), next_day.date().isoformat()]

@@ -13,9 +13,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.cli import main
-from pipelines import sample_payloads as sp
+from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
-from pipelines.runs import DateRange, run_backfill, run_hourly
+from pipelines.runs.backfill import run_backfill
+from pipelines.runs.hourly import run_hourly
+from pipelines.runs.lifecycle import DateRange
 from schemas.payload import GATEWAY_PAYLOAD, PayloadGeneration
 from tests.conftest import gateway_row
 from tests.test_hourly_job import OUTPUTS, make_config, payload, snapshot

@@ -4,13 +4,13 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines import feedback
-from pipelines.sample_payloads import feedback_request
+from pipelines.transforms import feedback, request
+from pipelines.samples.sample_payloads import feedback_request
 from tests.conftest import as_text
 
 
 def items_of(spark, body):
-    df = spark.createDataFrame([(as_text(body),)], "raw string").withColumn("body", F.try_parse_json("raw"))
+    df = spark.createDataFrame([(as_text(body),)], "raw string").withColumn("body", request.parse_request(F.col("raw")))
     items = feedback.assessment_items(F.col("body"))
     row = df.select(
         feedback.is_feedback(F.col("body")).alias("is_feedback"),

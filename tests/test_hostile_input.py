@@ -5,14 +5,15 @@ Bodies are drawn from the shapes of payload-formats.md with random text, then mu
 JSON, truncated JSON, wrong types at any path, nulls, unicode and control characters, deep
 nesting, huge strings, duplicate keys, and JSON that is not an object.
 """
+import copy
 import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines import sample_payloads as sp
-from pipelines.derive import classify_payload
+from pipelines.samples import sample_payloads as sp
+from pipelines.transforms.derive import classify_payload, request_log_rows
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -54,7 +55,8 @@ def _replace(value, path, new):
 
 @st.composite
 def hostile_body(draw, body):
-    """A body (dict or list) as text, possibly mutated."""
+    """A body (dict or list) as text, possibly mutated (a copy: templates share module constants)."""
+    body = copy.deepcopy(body)
     mutation = draw(st.sampled_from(["none", "subtree", "subtree", "truncate", "not_object", "deep", "huge",
                                      "duplicate_key", "empty", "null"]))
     if mutation == "subtree":
@@ -136,7 +138,9 @@ def _composed_of(text: str, raw: str) -> bool:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(rows=payload_rows())
 def test_every_row_lands_once_and_no_value_is_invented(spark, rows):
-    classified = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD)).collect()
+    frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD))
+    fields = request_log_rows(frame).select("databricks_request_id", "request", "response", "trace")
+    classified = frame.join(fields, "databricks_request_id", "left").collect()   # one job per example
 
     # every payload row is accounted for exactly once
     assert len(classified) + sum(r["duplicates_collapsed"] for r in classified) == len(rows)
@@ -173,6 +177,9 @@ def test_every_row_lands_once_and_no_value_is_invented(spark, rows):
 ])
 def test_degenerate_bodies_are_classified_not_crashed(spark, text, expected_response):
     rows = [gateway_row("x", text, text)]
-    [row] = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD)).collect()
+    frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD))
+    [row] = frame.collect()
     assert row["destination"] in ("request_logs", "quarantine")
-    assert (row["request"], row["response"]) == (None, expected_response)
+    if row["destination"] == "request_logs":
+        [derived] = request_log_rows(frame).collect()
+        assert (derived["request"], derived["response"]) == (None, expected_response)

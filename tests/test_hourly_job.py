@@ -6,11 +6,13 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.cli import main
-from pipelines import sample_payloads as sp
+from pipelines.samples import sample_payloads as sp
 from pipelines.config import load_settings
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
 from pipelines.io.run_lock import RunLock
-from pipelines.runs import DateRange, run_backfill, run_hourly
+from pipelines.runs.backfill import run_backfill
+from pipelines.runs.hourly import run_hourly
+from pipelines.runs.lifecycle import DateRange
 from schemas.payload import PayloadGeneration
 
 pytestmark = pytest.mark.slow
@@ -152,3 +154,31 @@ def test_latest_feedback_keeps_one_row_per_rater_and_target(spark, tmp_path):
     assert read_table(spark, TableLocation(settings.tables.assessment_logs)).count() == 3
     latest = read_table(spark, TableLocation(settings.tables.assessment_logs_latest)).collect()
     assert [r["text_assessment"]["ratings"]["answer_correct"]["value"] for r in latest] == ["positive"]
+
+
+def test_latest_feedback_is_merged_from_new_ratings_only_and_equals_a_rebuild(spark, tmp_path):
+    from pipelines.transforms.latest_feedback import latest_assessments
+
+    settings = make_config(tmp_path)
+
+    def click(i, minute, rater, value):
+        return {"databricks_request_id": f"fb{i}", "when": dt.datetime(2025, 12, 1, 10, minute, tzinfo=dt.timezone.utc),
+                "status_code": 200, "execution_ms": 1, "response": "{}",
+                "request": __import__("json").dumps(sp.feedback_request("req-1", rater, value, retrieval=False))}
+
+    write_table(payload(spark, [click(0, 5, "ann@x", "positive"), click(1, 6, "bob@x", "negative")]),
+                TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    # later: ann changes her mind; a late, older click of bob's arrives and must not win
+    append(payload(spark, [click(2, 9, "ann@x", "negative"), click(3, 1, "bob@x", "positive")]),
+           TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    latest = read_table(spark, TableLocation(settings.tables.assessment_logs_latest))
+    assert latest.where("timestamp IS NOT NULL").count() == 2
+    assert sorted((r["source"]["id"], r["text_assessment"]["ratings"]["answer_correct"]["value"])
+                  for r in latest.collect()) == [("ann@x", "negative"), ("bob@x", "negative")]
+    rebuilt = latest_assessments(read_table(spark, TableLocation(settings.tables.assessment_logs)))
+    as_text = lambda df: sorted(r[0] for r in df.select(F.to_json(F.struct(*df.columns))).collect())  # noqa: E731
+    assert as_text(latest) == as_text(rebuilt)
+    assert "MERGE" in [r["operation"] for r in spark.sql(
+        f"DESCRIBE HISTORY delta.`{settings.tables.assessment_logs_latest}`").collect()]

@@ -1,8 +1,8 @@
 """The synthetic payload generator: sizes, validity, determinism."""
 from pyspark.sql import functions as F
 
-from pipelines import sample_payloads
-from pipelines.synthetic_payloads import ONE_MIB, TEN_MIB, BodySizes, body_size_bytes, synthetic_payload
+from pipelines.samples import sample_payloads
+from pipelines.samples.synthetic_payloads import ONE_MIB, TEN_MIB, BodySizes, body_size_bytes, synthetic_payload
 from schemas.payload import LEGACY_PAYLOAD, PayloadGeneration
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -12,9 +13,9 @@ from pyspark.errors import PySparkException, StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from pipelines.errors import TableError
 
-class TableError(RuntimeError):
-    """A table cannot be read or written as asked; the message says what to do."""
+__all__ = ["Commit", "TableError", "TableLocation", "last_commit", "merge_into", "read_table", "replace_where"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class TableLocation:
     @property
     def is_path(self) -> bool:
         return "/" in self.value
+
+    @property
+    def sql(self) -> str:
+        """How SQL names the table: ``delta.`path``` or the metastore name."""
+        return f"delta.`{self.value}`" if self.is_path else self.value
 
     def __str__(self) -> str:
         return self.value
@@ -186,20 +192,44 @@ def delta_table(spark: SparkSession, location: TableLocation) -> DeltaTable:
     return DeltaTable.forPath(spark, location.value) if location.is_path else DeltaTable.forName(spark, location.value)
 
 
-def upsert(df: DataFrame, location: TableLocation, on: str) -> None:
-    """MERGE ``df`` (alias s) into the table (alias t): update matches, insert the rest."""
-    target = delta_table(df.sparkSession, location).alias("t")
-    target.merge(df.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+@dataclass(frozen=True)
+class Commit:
+    """One Delta commit and its operation metrics."""
+    version: int
+    operation: str
+    metrics: dict[str, str]
+
+    def metric(self, name: str) -> int:
+        return int(self.metrics.get(name) or 0)
+
+    @property
+    def rows_written(self) -> int:
+        """Rows this commit wrote: inserted plus updated by a MERGE; written by a WRITE, less the
+        rows it only copied out of rewritten files."""
+        if self.operation == "MERGE":
+            return self.metric("numTargetRowsInserted") + self.metric("numTargetRowsUpdated")
+        return self.metric("numOutputRows") - self.metric("numCopiedRows")
 
 
-def insert_missing(df: DataFrame, location: TableLocation, on: str) -> None:
-    """MERGE that only inserts the rows of ``df`` (alias s) matching no row of the table (t)."""
-    target = delta_table(df.sparkSession, location).alias("t")
-    target.merge(df.alias("s"), on).whenNotMatchedInsertAll().execute()
+def last_commit(spark: SparkSession, location: TableLocation) -> Commit:
+    """The table's latest commit (one look at its log)."""
+    row = spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT 1").first()
+    return Commit(int(row["version"]), row["operation"], dict(row["operationMetrics"] or {}))
+
+
+def merge_into(df: DataFrame, location: TableLocation, on: str, clauses: str) -> None:
+    """``MERGE INTO`` the table (alias t) ``USING`` ``df`` (alias s), in SQL through a temporary
+    view, so that it runs on any Spark with Delta's SQL extension."""
+    view = f"merge_source_{uuid.uuid4().hex}"
+    df.createOrReplaceTempView(view)
+    try:
+        df.sparkSession.sql(f"MERGE INTO {location.sql} t USING {view} s ON {on} {clauses}")
+    finally:
+        df.sparkSession.catalog.dropTempView(view)
 
 
 def table_version(spark: SparkSession, location: TableLocation) -> int:
-    return delta_table(spark, location).history(1).first()["version"]
+    return last_commit(spark, location).version
 
 
 def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_name: str) -> list[dict]:
@@ -250,3 +280,8 @@ def stream_table(spark: SparkSession, location: TableLocation, max_files_per_bat
     if max_files_per_batch:
         reader = reader.option("maxFilesPerTrigger", max_files_per_batch)
     return reader.load(location.value) if location.is_path else reader.table(location.value)
+
+
+def discard(df: DataFrame) -> None:
+    """Run ``df`` to the end and keep nothing (Spark's ``noop`` sink): for a dry run."""
+    df.write.format("noop").mode("overwrite").save()

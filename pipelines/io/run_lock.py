@@ -12,9 +12,9 @@ import socket
 import time
 from pathlib import Path
 
+from pipelines.errors import RunLockedError
 
-class RunLockedError(RuntimeError):
-    """Another run holds the lock."""
+__all__ = ["RunLock", "RunLockedError"]
 
 
 class RunLock:

@@ -2,19 +2,19 @@
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines import request_bodies
-from pipelines.sample_payloads import chat_request, rag_request, responses_request
+from pipelines.transforms import request
+from pipelines.samples.sample_payloads import chat_request, rag_request, responses_request
 from tests.conftest import as_text
 
 
 def extract(spark, body):
-    df = spark.createDataFrame([(as_text(body),)], "raw string").select(F.try_parse_json("raw").alias("body"))
-    record = request_bodies.pyfunc_record(F.col("body"))
-    root = request_bodies.unwrap_request(F.col("body"), record)
+    df = spark.createDataFrame([(as_text(body),)], "raw string").select(request.parse_request(F.col("raw")).alias("body"))
+    record = request.pyfunc_record(F.col("body"))
+    root = request.unwrap_request(F.col("body"), record)
     row = df.select(
-        request_bodies.user_query(root).alias("query"),
-        request_bodies.request_shape(root, record).alias("shape"),
-        request_bodies.conversation_id(F.col("body"), record).alias("conversation_id"),
+        request.user_query(root).alias("query"),
+        request.request_shape(root, record).alias("shape"),
+        request.conversation_id(F.col("body"), record).alias("conversation_id"),
     ).first()
     return row["query"], row["shape"], row["conversation_id"]
 
@@ -42,6 +42,9 @@ CASES = [
     ("pyfunc instances", {"instances": [{"prompt": "inst p"}]}, "inst p", "pyfunc:completion_prompt"),
     ("no user message at all", {"messages": [{"role": "system", "content": "sys"}]}, None, "chat_messages"),
     ("unknown object", {"foo": 1}, None, "unknown"),
+    ("a field of another type leaves the others readable", {"messages": "oops", "query": "still here"}, "still here",
+     "rag_query"),
+    ("a query that is not a string is no query", {"query": 42}, None, "rag_query"),
 ]
 
 
@@ -65,3 +68,15 @@ def test_malformed_dataframe_split_does_not_fail_the_row(spark):
 ])
 def test_conversation_id(spark, body, expected):
     assert extract(spark, body)[2] == expected
+
+
+@pytest.mark.parametrize("raw,is_json", [
+    ('{"messages": []}', True),
+    ('{"messages": "another type"}', True),   # valid JSON of another shape: not a parse failure
+    ("null", True), ("42", True), ('"text"', True), ("[1, 2]", True),
+    ('{"messages": [{"role": "us', False), ("{broken", False), ("", False), (None, False),
+])
+def test_invalid_json_is_told_apart_from_null_and_other_shapes(spark, raw, is_json):
+    df = spark.createDataFrame([(raw,)], "raw string")
+    got = df.select(request.is_json(F.col("raw"), request.parse_request(F.col("raw"))).alias("ok")).first()["ok"]
+    assert got is is_json

@@ -22,3 +22,27 @@ def latest_assessments(assessment_logs: DataFrame) -> DataFrame:
         .where(F.col("_rank") == 1)
         .select(*assessment_logs.columns)
     )
+
+
+def _same_target(t: str, s: str) -> str:
+    return " AND ".join([
+        f"{t}.request_id <=> {s}.request_id", f"{t}.step_id <=> {s}.step_id", f"{t}.source.id <=> {s}.source.id",
+        f"{t}.retrieval_assessment.position <=> {s}.retrieval_assessment.position",
+        f"({t}.retrieval_assessment IS NULL) = ({s}.retrieval_assessment IS NULL)",
+    ])
+
+
+def _newer(s: str, t: str, columns: list[str]) -> str:
+    def row_text(side: str) -> str:
+        return "to_json(named_struct(" + ", ".join(f"'{c}', {side}.{c}" for c in columns) + "))"
+
+    return (f"({s}.timestamp > {t}.timestamp OR ({s}.timestamp = {t}.timestamp "
+            f"AND {row_text(s)} > {row_text(t)}))")
+
+
+def latest_merge_sql(columns: list[str]) -> tuple[str, str]:
+    """MERGE ON and clauses that fold the latest ratings of some assessment rows (alias s) into
+    a latest-feedback table (alias t): a newer rating of the same rater and target replaces the
+    kept one, by the same order as :func:`latest_assessments`."""
+    return _same_target("t", "s"), f"WHEN MATCHED AND {_newer('s', 't', columns)} THEN UPDATE SET * " \
+                                   "WHEN NOT MATCHED THEN INSERT *"

@@ -1,4 +1,5 @@
-"""Small column functions over VARIANT values (a JSON body parsed once with try_parse_json).
+"""Small column functions over the open parts of a body, kept as VARIANT values by the declared
+schemas (:mod:`schemas.bodies`): message content, prompts, inputs, predictions, feedback parts.
 
 Every function takes and returns a Column and never raises on bad data: lookups use
 ``try_variant_get``, so a wrong type at any path gives null, which the callers count.

@@ -12,13 +12,13 @@ partitioning.
 from __future__ import annotations
 
 import math
-from enum import Enum
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 
-from pipelines import sample_payloads
+from pipelines.config import BodySizes
+from pipelines.samples import sample_payloads
 from schemas.payload import GATEWAY_PAYLOAD, LEGACY_PAYLOAD, PayloadGeneration
 
 #: Distinct rows repeated to make a large table.
@@ -28,11 +28,6 @@ SIGMA = 0.8                     # exp(ln(8 KiB) +- 2 sigma) = 1.6 KiB .. 40 KiB
 ONE_MIB, TEN_MIB = 1 << 20, 10 << 20
 TEN_MIB_SHARE, ONE_MIB_SHARE = 1e-5, 1e-4
 HEX_ITEM_BYTES = 68             # '"' + 64 hex digits + '", '
-
-
-class BodySizes(str, Enum):
-    COMPACT = "compact"         # the template bodies as they are (a few KiB)
-    REALISTIC = "realistic"     # padded to the distribution above
 
 
 def _uniform(seed: int, salt: str) -> Column:

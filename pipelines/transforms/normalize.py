@@ -4,6 +4,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructType
 
+from pipelines.errors import InputError
 from schemas.payload import GENERATION_MARKERS, REQUIRED_COLUMNS, SCHEMAS, PayloadGeneration
 
 
@@ -11,7 +12,7 @@ MIN_EPOCH_MS = -62_135_596_800_000  # 0001-01-01
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31
 
 
-class PayloadSchemaError(ValueError):
+class PayloadSchemaError(InputError):
     """The payload table cannot be read as either generation."""
 
 

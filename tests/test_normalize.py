@@ -5,7 +5,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from pipelines.payload_input import PayloadSchemaError, detect_generation, normalize_payload
+from pipelines.transforms.normalize import PayloadSchemaError, detect_generation, normalize_payload
 from schemas.payload import PayloadGeneration
 from tests.conftest import NOON, gateway_row, legacy_row
 

@@ -1,5 +1,5 @@
 """Review-app feedback rows: detection, decoding, and one typed assessment per rating
-(payload-formats.md §5).
+(payload-formats.md §5). Records are REQUEST_RECORD structs of the parsed request body.
 
 ``source``, ``text_assessments`` and ``retrieval_assessments`` may be JSON values or JSON-encoded
 strings of them; both decode the same way. A single assessment object (not in a list) counts as a
@@ -9,7 +9,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from pipelines.variant_columns import as_array, get, is_number, is_object, present, scalar_string
+from pipelines.transforms.json_values import as_array, get, is_number, is_object, present, scalar_string
 from schemas.assessment_logs import ASSESSMENT_LOGS, RETRIEVAL_ASSESSMENT, TEXT_ASSESSMENT
 
 #: One assessment as carried per payload row, before the row's timestamp is added.
@@ -17,11 +17,11 @@ ASSESSMENT_ITEM = StructType([field for field in ASSESSMENT_LOGS.fields if field
 
 
 def feedback_records(body: Column) -> Column:
-    return get(body, "$.dataframe_records", "array<variant>")
+    return body["dataframe_records"]
 
 
 def _carries_assessments(record: Column) -> Column:
-    return present(get(record, "$.text_assessments")) | present(get(record, "$.retrieval_assessments"))
+    return present(record["text_assessments"]) | present(record["retrieval_assessments"])
 
 
 def is_feedback(body: Column) -> Column:
@@ -40,18 +40,18 @@ def _assessment_list(value: Column) -> Column:
 
 
 def _source(record: Column) -> Column:
-    return _decode(get(record, "$.source"))
+    return _decode(record["source"])
 
 
 def _record_is_undecodable(record: Column) -> Column:
-    def undecodable_list(path: str) -> Column:
-        value = get(record, path)
+    def undecodable_list(name: str) -> Column:
+        value = record[name]
         return present(value) & _assessment_list(value).isNull()
 
-    source = get(record, "$.source")
+    source = record["source"]
     return (
-        undecodable_list("$.text_assessments")
-        | undecodable_list("$.retrieval_assessments")
+        undecodable_list("text_assessments")
+        | undecodable_list("retrieval_assessments")
         | (present(source) & ~is_object(_source(record)))
     )
 
@@ -102,8 +102,8 @@ def _retrieval_item(record: Column, assessment: Column) -> Column:
 
 def _item(record: Column, assessment: Column, text: Column, retrieval: Column) -> Column:
     return F.struct(
-        get(record, "$.request_id", "string").alias("request_id"),
-        F.coalesce(get(assessment, "$.step_id", "string"), get(record, "$.step_id", "string")).alias("step_id"),
+        record["request_id"].alias("request_id"),
+        F.coalesce(get(assessment, "$.step_id", "string"), record["step_id"]).alias("step_id"),
         _source_struct(record).alias("source"),
         text.alias("text_assessment"),
         retrieval.alias("retrieval_assessment"),
@@ -112,10 +112,8 @@ def _item(record: Column, assessment: Column, text: Column, retrieval: Column) -
 
 def _record_items(record: Column) -> Column:
     empty = F.array().cast(f"array<{ASSESSMENT_ITEM.simpleString()}>")
-    texts = F.transform(_assessment_list(get(record, "$.text_assessments")), lambda a: _text_item(record, a))
-    retrievals = F.transform(
-        _assessment_list(get(record, "$.retrieval_assessments")), lambda a: _retrieval_item(record, a)
-    )
+    texts = F.transform(_assessment_list(record["text_assessments"]), lambda a: _text_item(record, a))
+    retrievals = F.transform(_assessment_list(record["retrieval_assessments"]), lambda a: _retrieval_item(record, a))
     return F.concat(F.coalesce(texts, empty), F.coalesce(retrievals, empty))
 
 

@@ -1,0 +1,236 @@
+"""The three output tables, declared once, and the passes that derive and write them.
+
+Every run (backfill, hourly micro-batch, check) goes through :func:`derive_outputs`: one pass
+per output, each counted while it runs, each written by a :class:`Writer` that says how (replace
+a range, merge a batch, or discard for a dry run) and returns the rows its Delta commit wrote.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from pipelines.io import delta_tables
+from pipelines.io.delta_tables import TableLocation
+from pipelines.runs import report as counts
+from pipelines.runs.report import RunReport
+from pipelines.transforms import classify
+from pipelines.transforms.derive import assessment_logs, classify_rows, quarantine, request_log_rows
+from schemas import assessment_logs as assessment_schema
+from schemas import quarantine as quarantine_schema
+from schemas import request_logs as request_schema
+
+#: Called with a table name after each write; lets tests interrupt a run between writes.
+AfterWrite = Optional[Callable[[str], None]]
+
+#: Up to this many repeated request ids are collected and passed as a list (only their rows are
+#: ranked); beyond it duplicates are found with a join in every pass.
+MAX_LISTED_REPEATED_IDS = 10_000
+
+ASSESSMENT_IDENTITY = ", ".join(f"'{f.name}', {{side}}.{f.name}" for f in assessment_schema.ASSESSMENT_LOGS.fields)
+
+
+def _sql_dates(dates: list[dt.date]) -> str:
+    return ", ".join(f"DATE'{day.isoformat()}'" for day in dates) or "NULL"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output table: its schema, layout, how a batch merges into it, how a range is named."""
+    name: str
+    schema: StructType
+    partition_by: str | None
+    cluster_by: str | None
+    #: The column a backfill's date range is replaced on (a date, or a timestamp).
+    range_column: str
+    #: MERGE ... ON, for a batch of the given payload dates.
+    merge_on: Callable[[list[dt.date]], str]
+    #: MERGE clauses after ON.
+    merge_clauses: str
+
+
+REQUEST_LOGS = Output(
+    "request_logs", request_schema.REQUEST_LOGS, request_schema.PARTITION_COLUMN, None, "date",
+    lambda dates: (f"t.date IN ({_sql_dates(dates)}) AND t.date = s.date "
+                   "AND t.databricks_request_id = s.databricks_request_id"),
+    # a request id already there is replaced only by a row the duplicate rule prefers
+    f"WHEN MATCHED AND {classify.preference_key_sql('s.')} < {classify.preference_key_sql('t.')} "
+    "THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+)
+ASSESSMENT_LOGS = Output(
+    "assessment_logs", assessment_schema.ASSESSMENT_LOGS, None, assessment_schema.CLUSTER_COLUMN, "timestamp",
+    # feedback rows are quarantined unless their timestamp falls on their date
+    lambda dates: (f"CAST(t.timestamp AS DATE) IN ({_sql_dates(dates)}) AND t.timestamp = s.timestamp "
+                   "AND t.request_id <=> s.request_id "
+                   f"AND to_json(named_struct({ASSESSMENT_IDENTITY.format(side='t')})) "
+                   f"= to_json(named_struct({ASSESSMENT_IDENTITY.format(side='s')}))"),
+    "WHEN NOT MATCHED THEN INSERT *",
+)
+QUARANTINE = Output(
+    "quarantine", quarantine_schema.QUARANTINE, quarantine_schema.PARTITION_COLUMN, None, "date",
+    lambda dates: (f"(t.date IN ({_sql_dates(dates)}) OR t.date IS NULL) AND t.date <=> s.date "
+                   "AND t.databricks_request_id <=> s.databricks_request_id AND t.reason = s.reason "
+                   "AND t.payload_row = s.payload_row"),
+    "WHEN NOT MATCHED THEN INSERT *",
+)
+
+OUTPUTS = (REQUEST_LOGS, ASSESSMENT_LOGS, QUARANTINE)
+
+
+class OutputTables(dict):
+    """Output name -> TableLocation, from the config."""
+
+    @classmethod
+    def from_settings(cls, settings) -> "OutputTables":
+        tables = cls({output.name: TableLocation(getattr(settings.tables, output.name)) for output in OUTPUTS})
+        if len(set(tables.values())) < len(OUTPUTS):
+            from pipelines.errors import ConfigError
+            raise ConfigError("tables.request_logs, tables.assessment_logs and tables.quarantine must be different tables")
+        return tables
+
+
+def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
+    """Check all three tables before creating any, so a refused run leaves nothing behind."""
+    for output in OUTPUTS:
+        delta_tables.check_table(spark, tables[output.name], output.schema)
+    for output in OUTPUTS:
+        delta_tables.ensure_table(spark, tables[output.name], output.schema,
+                                  partition_by=output.partition_by, cluster_by=output.cluster_by)
+
+
+# --- writers -------------------------------------------------------------------------------
+
+
+class Writer:
+    """How a run writes each output. ``write`` returns the rows the commit wrote, or None when
+    nothing is written (a dry run)."""
+
+    def write(self, output: Output, rows: DataFrame) -> int | None:
+        raise NotImplementedError
+
+    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
+        """Each output's commit against the rows its pass derived."""
+        return {}
+
+
+class Discard(Writer):
+    """Derive and count, write nothing (``check``)."""
+
+    def write(self, output: Output, rows: DataFrame) -> int | None:
+        delta_tables.discard(rows)
+        return None
+
+
+class _Committing(Writer):
+    def __init__(self, spark: SparkSession, tables: OutputTables):
+        self.spark, self.tables = spark, tables
+        #: The version each table was at before this run's writes: a write that creates no commit
+        #: (a merge with nothing to change) wrote no row.
+        self.versions = {name: delta_tables.last_commit(spark, location).version for name, location in tables.items()}
+        #: Rows each MERGE read from its source, from its commit; None where the MERGE made no
+        #: commit: Delta skips it when every source row matched and none was to be written.
+        self.source_rows: dict[str, int | None] = {}
+
+    def _committed(self, output: Output) -> int:
+        commit = delta_tables.last_commit(self.spark, self.tables[output.name])
+        if commit.version == self.versions[output.name]:
+            self.source_rows[output.name] = None
+            return 0
+        self.versions[output.name] = commit.version
+        self.source_rows[output.name] = commit.metric("numSourceRows")
+        return commit.rows_written
+
+
+class ReplaceRange(_Committing):
+    """Replace each table's rows of a date range (all rows when the range is the whole table)."""
+
+    def __init__(self, spark: SparkSession, tables: OutputTables, predicates: dict[str, str | None]):
+        super().__init__(spark, tables)
+        self.predicates = predicates
+
+    def write(self, output: Output, rows: DataFrame) -> int:
+        delta_tables.replace_where(rows, self.tables[output.name], self.predicates[output.name])
+        return self._committed(output)
+
+    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
+        """Each table's range now holds exactly the rows its pass derived."""
+        return {f"{name}_commit_wrote_every_row": written[name] == derived[name] for name in derived}
+
+
+class MergeBatch(_Committing):
+    """Merge a batch of the given payload dates idempotently: merging it twice leaves the tables
+    as once. Request logs are keyed by (date, databricks_request_id) and keep the preferred of
+    several rows; assessment rows and quarantine rows are keyed by their whole content."""
+
+    def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date]):
+        super().__init__(spark, tables)
+        self.dates = dates
+
+    def write(self, output: Output, rows: DataFrame) -> int:
+        delta_tables.merge_into(rows, self.tables[output.name], output.merge_on(self.dates), output.merge_clauses)
+        return self._committed(output)
+
+    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
+        """Each MERGE read every derived row (a row already there is not written again). A MERGE
+        that made no commit found every derived row there already."""
+        return {f"{name}_merge_read_every_row": self.source_rows[name] in (None, derived[name])
+                and written[name] <= derived[name] for name in derived}
+
+
+# --- the passes --------------------------------------------------------------------------------
+
+
+def repeated_request_ids(normalized: DataFrame):
+    """The repeated request ids of a normalized frame: a list when there are few (one narrow
+    look at the id column), else the frame that finds them (see classify.collapse_duplicates)."""
+    found = classify.repeated_ids(normalized)
+    ids = [row[0] for row in found.select(classify.REQUEST_ID).limit(MAX_LISTED_REPEATED_IDS + 1).collect()]
+    return ids if len(ids) <= MAX_LISTED_REPEATED_IDS else found
+
+
+def payload_dates(normalized: DataFrame) -> list[dt.date]:
+    """The distinct payload dates of a frame (one narrow look at the date column)."""
+    return sorted(row[0] for row in normalized.select("date").distinct().collect() if row[0] is not None)
+
+
+def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,
+                   repeated=None) -> RunReport:
+    """Derive and write the three outputs of a normalized payload frame, one pass each, and
+    return the run's counts and checks."""
+    if repeated is None:
+        repeated = repeated_request_ids(normalized)
+    classified = classify_rows(normalized, repeated)
+    report = RunReport()
+
+    counted, classified_counts = counts.observed(classified, "classified", counts.classified_metrics())
+    logs, log_counts = counts.observed(request_log_rows(counted), "request_logs", counts.request_log_metrics())
+    written = {REQUEST_LOGS.name: writer.write(REQUEST_LOGS, logs.select(*REQUEST_LOGS.schema.fieldNames()))}
+    _notify(after_write, REQUEST_LOGS.name)
+    counts.apply_classified(report, classified_counts.get)
+    log_metrics = log_counts.get
+    counts.apply_request_logs(report, log_metrics)
+
+    derived = {REQUEST_LOGS.name: int(log_metrics["derived"])}
+    for output, frame in ((ASSESSMENT_LOGS, assessment_logs), (QUARANTINE, quarantine)):
+        rows, observation = counts.observed(frame(classified), output.name, counts.output_metrics())
+        written[output.name] = writer.write(output, rows)
+        _notify(after_write, output.name)
+        derived[output.name] = int(observation.get["derived"])
+
+    expected = {REQUEST_LOGS.name: report.request_logs_rows, ASSESSMENT_LOGS.name: report.assessment_rows,
+                QUARANTINE.name: report.quarantined_rows}
+    report.checks = {f"{name}_derived_once": derived[name] == expected[name] for name in expected}
+    report.checks["shapes_declared"] = int(log_metrics["undeclared_shapes"]) == 0
+    if all(count is not None for count in written.values()):
+        report.rows_written = {name: int(count) for name, count in written.items()}
+        report.checks.update(writer.checks(derived, report.rows_written))
+    return report
+
+
+def _notify(after_write: AfterWrite, name: str) -> None:
+    if after_write is not None:
+        after_write(name)

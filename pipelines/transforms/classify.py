@@ -1,0 +1,106 @@
+"""Deduplication and the valid/quarantine split: every payload row gets exactly one
+destination (request_logs, assessment_logs or quarantine) and, when quarantined, one reason."""
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from schemas.quarantine import QUARANTINE_REASONS
+
+REQUEST_LOGS = "request_logs"
+ASSESSMENT_LOGS = "assessment_logs"
+QUARANTINE = "quarantine"
+
+
+REQUEST_ID = "databricks_request_id"
+
+
+def preference_key_sql(side: str = "") -> str:
+    """Which of several rows with one databricks_request_id is kept: the row with the smallest
+    key, a total order on the row's content (a row with a response first, then the latest, then
+    by status and bodies), so that every run keeps the same one. As SQL, so that a MERGE can
+    compare its two sides with it (``side`` is the alias, e.g. ``"s."``)."""
+    return (
+        f"named_struct('no_response', {side}response_raw IS NULL, 'no_time', {side}timestamp_ms IS NULL, "
+        f"'latest', 0 - coalesce({side}timestamp_ms, 0), 'no_status', {side}status_code IS NULL, "
+        f"'status', coalesce({side}status_code, 0), 'response', coalesce({side}response_raw, ''), "
+        f"'no_request', {side}request_raw IS NULL, 'request', coalesce({side}request_raw, ''))"
+    )
+
+
+def preference_key() -> Column:
+    return F.expr(preference_key_sql())
+
+
+def repeated_ids(normalized: DataFrame) -> DataFrame:
+    """The request ids that occur more than once, with the number of rows beyond the first
+    (read on the id column alone)."""
+    return (
+        normalized.where(F.col(REQUEST_ID).isNotNull()).groupBy(REQUEST_ID)
+        .agg((F.count(F.lit(1)) - 1).alias("duplicates_collapsed"))
+        .where(F.col("duplicates_collapsed") > 0)
+    )
+
+
+def collapse_duplicates(df: DataFrame, repeated: "list[str] | DataFrame | None" = None) -> DataFrame:
+    """One row per databricks_request_id, chosen by :func:`preference_key`; the column
+    ``duplicates_collapsed`` counts the rows it stands for beyond itself. Rows without an id
+    are all kept (each is quarantined).
+
+    ``repeated`` are the ids that occur more than once (:func:`repeated_ids`): a list collected
+    beforehand, so that only those rows are ranked and the others pass through unmoved (an empty
+    list: nothing to rank); or None to find them here with a join.
+    """
+    columns = [*df.columns, "duplicates_collapsed"]
+    if repeated is not None and not isinstance(repeated, DataFrame):
+        unique = df if not repeated else df.where(~F.coalesce(F.col(REQUEST_ID).isin(repeated), F.lit(False)))
+        unique = unique.withColumn("duplicates_collapsed", F.lit(0).cast("bigint"))
+        if not repeated:
+            return unique.select(*columns)
+        candidates = df.where(F.col(REQUEST_ID).isin(repeated))
+    else:
+        found = F.broadcast(repeated_ids(df) if repeated is None else repeated)
+        unique = df.join(found.select(REQUEST_ID), REQUEST_ID, "left_anti").withColumn(
+            "duplicates_collapsed", F.lit(0).cast("bigint"))
+        candidates = df.join(found.select(REQUEST_ID), REQUEST_ID, "left_semi")
+    by_id = Window.partitionBy(REQUEST_ID)
+    kept = (
+        candidates.withColumn("_rank", F.row_number().over(by_id.orderBy(preference_key())))
+        .withColumn("duplicates_collapsed", F.count(F.lit(1)).over(by_id) - 1)
+        .where(F.col("_rank") == 1)
+    )
+    return unique.select(*columns).unionByName(kept.select(*columns))
+
+
+def is_2xx(status: Column) -> Column:
+    return status.between(200, 299)
+
+
+def quarantine_reason(feedback: Column, feedback_problem: Column) -> Column:
+    """The first reason that applies to a normalised row, or null when it can be derived."""
+    return (
+        F.when(F.col("databricks_request_id").isNull(), F.lit("missing_request_id"))
+        .when(F.col("timestamp").isNull(), F.lit("missing_timestamp"))
+        .when(F.col("status_code_raw").isNotNull() & F.col("status_code").isNull(), F.lit("invalid_status_code"))
+        .when(F.col("request_raw").isNotNull() & ~F.col("request_parsed"), F.lit("request_not_json"))
+        .when(feedback & F.col("status_code").isNotNull() & ~is_2xx(F.col("status_code")),
+              F.lit("feedback_error_status"))
+        .when(feedback & feedback_problem.isNotNull(), feedback_problem)
+        .when(feedback & (F.to_date(F.col("timestamp")) != F.col("date")), F.lit("feedback_timestamp_outside_date"))
+    )
+
+
+def destination(reason: Column, feedback: Column) -> Column:
+    return (
+        F.when(reason.isNotNull(), F.lit(QUARANTINE))
+        .when(feedback, F.lit(ASSESSMENT_LOGS))
+        .otherwise(F.lit(REQUEST_LOGS))
+    )
+
+
+def reason_detail(reason: Column) -> Column:
+    """The reason code in words, from the declared catalogue."""
+    texts = F.create_map(*[
+        item
+        for code, (what, action) in QUARANTINE_REASONS.items()
+        for item in (F.lit(code), F.lit(f"{what} {action}"))
+    ])
+    return F.try_element_at(texts, reason)

@@ -1,0 +1,145 @@
+"""The pipeline as pure transforms: payload rows -> classified rows -> each output table.
+
+Each output is derived by its own pass over the payload, with nothing cached between them:
+
+- :func:`classify_rows` needs only the narrow columns and the request body: it parses the
+  request once (by its declared schema) and gives every distinct row one destination. The
+  assessment-logs and quarantine passes never parse a response body.
+- :func:`request_log_rows` parses the response body (once), for the request-logs rows only.
+
+The counts of a run are taken while these passes run (:mod:`pipelines.runs.report`).
+"""
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.transforms import classify, feedback, request, response
+from pipelines.transforms.json_values import scalar_string
+from pipelines.transforms.normalize import normalize_payload, payload_row_json, restore_bodies
+from schemas.assessment_logs import ASSESSMENT_LOGS
+from schemas.quarantine import QUARANTINE
+from schemas.request_logs import REQUEST_LOGS
+from schemas.shapes import NOT_JSON, NOT_LOGGED
+
+
+def _body_shape(raw: Column, parsed: Column, shape: Column) -> Column:
+    return F.when(raw.isNull(), F.lit(NOT_LOGGED)).when(~parsed, F.lit(NOT_JSON)).otherwise(shape)
+
+
+def parse_requests(df: DataFrame) -> DataFrame:
+    """The request body parsed once (``request_body``), whether it was JSON, whether the row is
+    feedback, and for feedback rows their assessments and what is wrong with them."""
+    body = F.col("request_body")
+    parsed = df.withColumn("request_body", request.parse_request(F.col("request_raw")))
+    parsed = parsed.withColumns({
+        "request_parsed": request.is_json(F.col("request_raw"), body),
+        "is_feedback": F.coalesce(feedback.is_feedback(body), F.lit(False)),
+    })
+    items = F.when(F.col("is_feedback"), feedback.assessment_items(body))
+    return parsed.withColumn("assessments", items).withColumn(
+        "feedback_problem", F.when(F.col("is_feedback"), feedback.feedback_problem(body, F.col("assessments"))))
+
+
+def assign_destination(df: DataFrame) -> DataFrame:
+    is_fb = F.col("is_feedback")
+    reason = classify.quarantine_reason(is_fb, F.col("feedback_problem"))
+    return df.withColumn("reason", reason).withColumn("destination", classify.destination(F.col("reason"), is_fb))
+
+
+def classify_rows(normalized: DataFrame, repeated=None) -> DataFrame:
+    """Every distinct row of a normalized payload frame with its request body parsed and its
+    destination (``reason`` when quarantined). ``repeated``: see
+    :func:`classify.collapse_duplicates`."""
+    return (
+        classify.collapse_duplicates(normalized, repeated)
+        .transform(parse_requests)
+        .transform(assign_destination)
+    )
+
+
+def classify_payload(payload: DataFrame, repeated=None) -> DataFrame:
+    """:func:`classify_rows` of a raw payload frame."""
+    return classify_rows(normalize_payload(payload), repeated)
+
+
+# --- request logs: the only pass that reads response bodies ----------------------------------
+
+
+def extract_request_fields(df: DataFrame) -> DataFrame:
+    body = F.col("request_body")
+    record = request.pyfunc_record(body)
+    return df.withColumn("_record", record).withColumn("_root", request.unwrap_request(body, F.col("_record"))).withColumns({
+        "request": request.user_query(F.col("_root")),
+        "request_shape": _body_shape(F.col("request_raw"), F.col("request_parsed"),
+                                     request.request_shape(F.col("_root"), F.col("_record"))),
+        "conversation_id": request.conversation_id(body, F.col("_record")),
+    }).drop("_record", "_root", "request_body")
+
+
+def extract_response_fields(df: DataFrame) -> DataFrame:
+    raw = F.col("response_raw")
+    parsed = df.withColumn("_body", response.parse_response(raw)).withColumn("_stream", response.is_stream(raw))
+    body, stream = F.col("_body"), F.col("_stream")
+    parsed = parsed.withColumns({
+        "_bare": response.bare_value(raw, body),
+        "_predicted": F.when(~stream, response.prediction(F.try_element_at(body, F.lit(1)))),
+        "_chunks": F.when(stream, body),
+    })
+    predicted = F.col("_predicted")
+    rooted = parsed.withColumns({
+        "_root": F.when(predicted.isNotNull(), response.predicted_item(predicted))
+                  .when(~stream, F.try_element_at(body, F.lit(1))),
+        "_root_string": F.coalesce(scalar_string(predicted), scalar_string(F.col("_bare"))),
+    })
+    root, root_string, chunks = F.col("_root"), F.col("_root_string"), F.col("_chunks")
+    with_trace = rooted.withColumns({
+        "response": response.answer(root, root_string, chunks),
+        "response_shape": _body_shape(raw, body.isNotNull() | F.col("_bare").isNotNull(),
+                                      response.response_shape(root, root_string, chunks, predicted)),
+        "_trace": response.found_trace(body, root, chunks),
+    }).withColumn("_trace_keys", response.trace_keys(F.col("_trace")))
+    found, keys = F.col("_trace"), F.col("_trace_keys")
+    return with_trace.withColumns({
+        "trace": response.trace_text(found, keys),
+        "schema_version": response.trace_format(found, keys),
+    }).drop("_body", "_stream", "_bare", "_predicted", "_chunks", "_root", "_root_string", "_trace", "_trace_keys")
+
+
+#: Columns the request-logs pass carries beside the table's, for the run's counts.
+REQUEST_LOG_COUNTED = ["request_shape", "response_shape"]
+
+
+def request_log_rows(classified: DataFrame) -> DataFrame:
+    """The request-logs rows of the classified rows, with the shapes they were counted by."""
+    rows = classified.where(F.col("destination") == classify.REQUEST_LOGS)
+    derived = rows.transform(extract_request_fields).transform(extract_response_fields)
+    return derived.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in REQUEST_LOGS.fields],
+                          *REQUEST_LOG_COUNTED)
+
+
+def request_logs(classified: DataFrame) -> DataFrame:
+    return request_log_rows(classified).select(*REQUEST_LOGS.fieldNames())
+
+
+# --- assessment logs and quarantine: request bodies and narrow columns only --------------------
+
+
+def assessment_logs(classified: DataFrame) -> DataFrame:
+    rows = classified.where(F.col("destination") == classify.ASSESSMENT_LOGS)
+    exploded = rows.select("timestamp", F.explode("assessments").alias("a"))
+    return exploded.select(*[
+        (F.col("timestamp") if f.name == "timestamp" else F.col(f"a.{f.name}")).cast(f.dataType).alias(f.name)
+        for f in ASSESSMENT_LOGS.fields
+    ])
+
+
+def quarantine(classified: DataFrame) -> DataFrame:
+    rows = classified.where(F.col("destination") == classify.QUARANTINE)
+    payload_row = restore_bodies(F.col("payload_row"), classified.schema["payload_row"].dataType)
+    return rows.withColumns({
+        "payload_row": payload_row_json(payload_row),
+        "reason_detail": classify.reason_detail(F.col("reason")),
+    }).select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE.fields])
+
+
+#: Each output table's frame from the classified rows.
+OUTPUT_FRAMES = {"request_logs": request_logs, "assessment_logs": assessment_logs, "quarantine": quarantine}
