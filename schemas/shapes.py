@@ -4,7 +4,7 @@ Counts are taken while the data flows (``DataFrame.observe``), one counter per d
 so every name a transform can produce is declared here (a test keeps them in step).
 """
 PYFUNC_PREFIX = "pyfunc:"
-NOT_LOGGED, NOT_JSON, FEEDBACK = "not_logged", "not_json", "feedback"
+NOT_LOGGED, NOT_JSON = "not_logged", "not_json"
 
 REQUEST_SHAPES = ("chat_messages", "responses_input", "embeddings_input", "input_text", "rag_query",
                   "completion_prompt", "unknown")

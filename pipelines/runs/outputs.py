@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs import report as counts
@@ -88,7 +88,6 @@ class OutputTables(dict):
     def from_settings(cls, settings) -> "OutputTables":
         tables = cls({output.name: TableLocation(getattr(settings.tables, output.name)) for output in OUTPUTS})
         if len(set(tables.values())) < len(OUTPUTS):
-            from pipelines.errors import ConfigError
             raise ConfigError("tables.request_logs, tables.assessment_logs and tables.quarantine must be different tables")
         return tables
 
