@@ -1,30 +1,33 @@
 # Two commands on a fresh machine (Python 3.11+, Java 17):
 #   make run    set up, then run the main job on the embedded local default
-#   make test   set up, then run the whole test suite
+#   make test   set up, then run the whole test suite (classic, then through Spark Connect)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-JARS   := .cache/spark-jars/.complete
 
-.PHONY: setup run test bench clean
+.PHONY: setup jars run test bench clean
 
-setup: $(BIN)/.installed $(JARS)
+setup: $(BIN)/.installed jars
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[spark,dev]'
+	$(BIN)/pip install --quiet -e '.[spark,connect,dev]'
 	touch $@
 
-# Fetches the Delta Lake jars from Maven Central once; later runs are offline.
-$(JARS): $(BIN)/.installed
+# Fetches the Delta Lake jars from Maven Central into the per-user cache once; later runs are
+# offline (this step then only checks the cache).
+jars: $(BIN)/.installed
 	$(BIN)/inference-logs fetch-jars
 
 run: setup
 	$(BIN)/inference-logs hourly --config conf/local.yaml
 
+# Pass 1: everything on a local classic session. Pass 2: the end-to-end job tests again through
+# a local Spark Connect server (started and stopped by the suite).
 test: setup
 	$(BIN)/pytest
+	$(BIN)/pytest --connect -m e2e
 
 # Throughput and incremental-cost figures (prints them; asserts nothing). ROWS=200000 is the target scale.
 ROWS ?= 200000

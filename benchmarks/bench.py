@@ -136,7 +136,8 @@ def settings_for(root: Path, payload: Path) -> Settings:
         "environment": "bench",
         "tables": {"payload": str(payload), "request_logs": str(root / "request_logs"),
                    "assessment_logs": str(root / "assessment_logs"), "quarantine": str(root / "quarantine")},
-        "state": {"checkpoint": str(root / "checkpoint"), "lock": str(root / "run.lock")},
+        "state": {"checkpoint": str(root / "checkpoint"), "lock": str(root / "run_leases"),
+                  "batch_reports": str(root / "batch_reports")},
     })
 
 

@@ -5,6 +5,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from pipelines.config import TABLE_OVERRIDES, Settings, load_settings
@@ -22,6 +23,8 @@ def _date(text: str) -> dt.date:
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config file (default: {DEFAULT_CONFIG})")
+    parser.add_argument("--catalog", help="fills ${catalog} in the config (the bundle passes its target's)")
+    parser.add_argument("--schema", help="fills ${schema} in the config (the bundle passes its target's)")
     group = parser.add_argument_group("table locations (override the config; a name or a path)")
     group.add_argument("--payload-table", help="the raw {model}_payload table")
     group.add_argument("--request-logs-table", help="the request-logs output table")
@@ -72,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(ddl)
 
     fetch = commands.add_parser("fetch-jars", help="download the Delta Lake jars into the cache (once)")
-    fetch.add_argument("--config", default=DEFAULT_CONFIG, help=f"YAML config file (default: {DEFAULT_CONFIG})")
+    fetch.add_argument("--config", help="YAML config file whose spark.jars_cache to fill "
+                                        "(default: the per-user cache, ~/.cache/inference-logs/spark-jars)")
     return parser
 
 
@@ -85,7 +89,7 @@ def spark_for(settings: Settings):
     from pipelines.io.spark_session import get_spark
 
     s = settings.spark
-    return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf)
+    return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf, remote=s.remote)
 
 
 def print_report(report, as_json: bool, written: bool = True) -> None:
@@ -166,20 +170,20 @@ def _hourly(args: argparse.Namespace) -> int:
 def _fetch_jars(args: argparse.Namespace) -> int:
     from pipelines.io.spark_session import fetch_delta_jars
 
-    settings = load_settings(args.config)
-    jars = fetch_delta_jars(settings.spark.jars_cache)
-    print(f"{len(jars)} jars cached in {settings.spark.jars_cache}")
+    jars = fetch_delta_jars(load_settings(args.config).spark.jars_cache if args.config else None)
+    print(f"{len(jars)} jars cached in {Path(jars[0]).parent}")
     return 0
 
 
 def _ddl(args: argparse.Namespace) -> int:
-    from schemas import assessment_logs, quarantine, request_logs
+    from pipelines.io.delta_tables import TableLocation
+    from pipelines.runs.outputs import OUTPUTS
     from schemas.render import create_table_ddl
 
     tables = settings_from(args).tables
-    print(create_table_ddl(tables.request_logs, request_logs.REQUEST_LOGS, partition_by=request_logs.PARTITION_COLUMN))
-    print(create_table_ddl(tables.assessment_logs, assessment_logs.ASSESSMENT_LOGS, cluster_by=assessment_logs.CLUSTER_COLUMN))
-    print(create_table_ddl(tables.quarantine, quarantine.QUARANTINE, partition_by=quarantine.PARTITION_COLUMN))
+    for output in OUTPUTS:
+        print(create_table_ddl(TableLocation(getattr(tables, output.name)).sql, output.schema,
+                               partition_by=output.partition_by, cluster_by=output.cluster_by))
     return 0
 
 
@@ -196,5 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console entry point (``inference-logs``, and the bundle's wheel task): exits with
+    main's code, so that a failed or unreconciled run fails its job task."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

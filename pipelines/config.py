@@ -1,6 +1,7 @@
 """Run configuration: YAML files in conf/, validated by pydantic, overridable from the CLI."""
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -21,13 +22,17 @@ class BodySizes(str, Enum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
 
 class SparkSettings(_Strict):
-    master: str = "local[2]"
+    master: str = Field("local[2]", description="Master of a local session (when there is no active or remote one).")
+    remote: Optional[str] = Field(
+        None, description="Spark Connect endpoint (sc://host:port), or 'databricks' for Databricks Connect; "
+                          "the SPARK_REMOTE environment variable wins.")
     app_name: str = "inference-logs"
-    jars_cache: str = Field(".cache/spark-jars", description="Where the Delta jars are cached for offline runs.")
+    jars_cache: Optional[str] = Field(
+        None, description="Where the Delta jars are cached for offline runs (default: ~/.cache/inference-logs/spark-jars).")
     conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
 
 
@@ -42,9 +47,13 @@ class TableSettings(_Strict):
 
 class StateSettings(_Strict):
     checkpoint: str = Field(description="Checkpoint directory of the hourly job's stream.")
-    lock: str = Field(description="Lock file that keeps runs on the same tables one at a time (local or /Volumes path).")
-    lock_wait_seconds: float = Field(0, ge=0, description="How long a second run waits for the lock before failing.")
-    lock_stale_after_seconds: float = Field(6 * 3600, gt=0, description="A lock older than this is taken over.")
+    lock: str = Field(description="Delta table of run leases that keeps runs on the same tables one at a time "
+                                  "(a table name or a path).")
+    batch_reports: str = Field(description="Delta table where each hourly micro-batch records its counts "
+                                           "(a table name or a path).")
+    lock_wait_seconds: float = Field(0, ge=0, description="How long a second run waits for the lease before failing.")
+    lease_seconds: float = Field(300, ge=5, description="A run's lease lasts this long and is renewed every third of "
+                                                        "it; a killed run's lease is taken over when it expires.")
     max_files_per_batch: Optional[int] = Field(None, gt=0, description="Payload files per micro-batch (bounds memory).")
 
 
@@ -58,6 +67,8 @@ class SampleDataSettings(_Strict):
 
 class Settings(_Strict):
     environment: str
+    catalog: Optional[str] = Field(None, description="Fills ${catalog} in the other values (bundle targets set it).")
+    schema_name: Optional[str] = Field(None, alias="schema", description="Fills ${schema} in the other values.")
     spark: SparkSettings = Field(default_factory=SparkSettings)
     tables: TableSettings
     state: Optional[StateSettings] = None
@@ -66,6 +77,8 @@ class Settings(_Strict):
 
 #: CLI option -> dotted config key it overrides.
 TABLE_OVERRIDES = {
+    "catalog": "catalog",
+    "schema": "schema",
     "payload_table": "tables.payload",
     "request_logs_table": "tables.request_logs",
     "assessment_logs_table": "tables.assessment_logs",
@@ -94,8 +107,58 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+#: Config values that name a place: a relative one is relative to the config file's directory.
+PATH_KEYS = ("tables.payload", "tables.request_logs", "tables.assessment_logs", "tables.quarantine",
+             "tables.run_history", "tables.assessment_logs_latest", "state.checkpoint", "state.lock",
+             "state.batch_reports", "sample_data.table", "spark.jars_cache")
+#: Keys that are always paths (a table key is a path only when it holds a '/').
+ALWAYS_PATHS = ("state.checkpoint", "spark.jars_cache")
+PLACEHOLDERS = {"${catalog}": "catalog", "${schema}": "schema"}
+
+
+def _get_dotted(data: dict, dotted: str) -> Any:
+    node: Any = data
+    for key in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _absolute(value: str, dotted: str, base: Path) -> str:
+    looks_like_path = dotted in ALWAYS_PATHS or "/" in value
+    if not looks_like_path or "://" in value or value.startswith("${") or os.path.isabs(value):
+        return value
+    return os.path.normpath(os.path.join(base, value))
+
+
+def _resolve_paths(data: dict, base: Path, keys) -> None:
+    for dotted in keys:
+        value = _get_dotted(data, dotted)
+        if isinstance(value, str):
+            _set_dotted(data, dotted, _absolute(value, dotted, base))
+
+
+def _fill_placeholders(data: Any, values: dict[str, Any], source: str) -> Any:
+    if isinstance(data, dict):
+        return {key: _fill_placeholders(value, values, source) for key, value in data.items()}
+    if not isinstance(data, str):
+        return data
+    for placeholder, key in PLACEHOLDERS.items():
+        if placeholder in data:
+            if not values.get(key):
+                raise ConfigError(f"{source} uses {placeholder} but {key} is not set (in the file or with --{key})")
+            data = data.replace(placeholder, str(values[key]))
+    return data
+
+
 def load_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read a YAML config and apply overrides given as {dotted.key: value} (None = not given)."""
+    """Read a YAML config and apply overrides given as {dotted.key: value} (None = not given).
+
+    Relative paths in the file are relative to the file's directory; relative paths given as
+    overrides are relative to the working directory. ``${catalog}`` and ``${schema}`` in any
+    value are filled from the ``catalog`` and ``schema`` keys (or ``--catalog``/``--schema``).
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -105,9 +168,12 @@ def load_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}")
-    for dotted, value in (overrides or {}).items():
-        if value is not None:
-            _set_dotted(data, dotted, value)
+    _resolve_paths(data, path.resolve().parent, PATH_KEYS)
+    given = {dotted: value for dotted, value in (overrides or {}).items() if value is not None}
+    for dotted, value in given.items():
+        _set_dotted(data, dotted, value)
+    _resolve_paths(data, Path.cwd(), [dotted for dotted in given if dotted in PATH_KEYS])
+    data = _fill_placeholders(data, data, str(path))
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -22,14 +22,14 @@ def ddl_columns(schema: StructType) -> str:
         return text.replace("'", "\\'")
 
     return ",\n".join(
-        f"  `{f.name}` {f.dataType.simpleString().upper()} COMMENT '{quote(f.metadata.get('comment', ''))}'"
+        f"  `{f.name}` {f.dataType.simpleString()} COMMENT '{quote(f.metadata.get('comment', ''))}'"
         for f in schema.fields
     )
 
 
 def create_table_ddl(name: str, schema: StructType, partition_by: str | None = None,
                      cluster_by: str | None = None) -> str:
-    layout = f"\nPARTITIONED BY ({partition_by})" if partition_by else f"\nCLUSTER BY ({cluster_by})" if cluster_by else ""
+    layout = f"\nPARTITIONED BY (`{partition_by}`)" if partition_by else f"\nCLUSTER BY (`{cluster_by}`)" if cluster_by else ""
     return f"CREATE TABLE IF NOT EXISTS {name} (\n{ddl_columns(schema)}\n) USING DELTA{layout};"
 
 

@@ -12,7 +12,7 @@ from schemas import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS
 from schemas.payload import PayloadGeneration
 from tests.conftest import gateway_row
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

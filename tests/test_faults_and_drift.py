@@ -1,12 +1,11 @@
 """Faults and schema drift, end to end on temporary Delta tables: processes killed mid-run,
 unusable sources and targets, payload schemas that change, bodies at the logging limits, and
 the read-only ``check`` command."""
+import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,11 @@ from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
 from pipelines.runs.lifecycle import DateRange
 from schemas.payload import GATEWAY_PAYLOAD, PayloadGeneration
+from schemas.run_state import RUN_LEASES
 from tests.conftest import gateway_row
 from tests.test_hourly_job import OUTPUTS, make_config, payload, snapshot
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -59,15 +59,17 @@ def clean_tables(spark, tmp_path_factory, three_commits):
 ])
 def test_a_killed_process_then_a_rerun_equals_a_clean_run(spark, tmp_path, three_commits, clean_tables,
                                                           job, table, occurrence):
-    settings = make_config(tmp_path)
-    (tmp_path / "conf.yaml").write_text((tmp_path / "conf.yaml").read_text() + "  max_files_per_batch: 1\n")
+    # short leases: the retry takes the dead run's lease over once it expires
+    settings = make_config(tmp_path, state_extra="  max_files_per_batch: 1\n  lease_seconds: 6\n"
+                                                 "  lock_wait_seconds: 120\n")
     for commit in three_commits:
         append(payload(spark, commit), TableLocation(settings.tables.payload))
 
     killed = subprocess.run([sys.executable, "-m", "tests.kill_during_run", str(tmp_path / "conf.yaml"), job, table,
                              str(occurrence)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert Path(settings.state.lock).exists()  # the dead run's lock is still there
+    dead = read_table(spark, TableLocation(settings.state.lock)).collect()
+    assert [r["job"] for r in dead] == [job]  # the dead run's lease is still there
 
     rerun = run_hourly(spark, settings) if job == "hourly" else run_backfill(spark, settings, DateRange())
     assert rerun.ok
@@ -130,15 +132,16 @@ def test_a_missing_or_unreadable_payload_table_is_a_clear_error(spark, tmp_path,
     assert f"cannot read the Delta table {settings.tables.payload}" in err and "_delta_log" in err
 
 
-def test_a_stale_lock_of_a_dead_process_is_taken_over(spark, tmp_path):
+def test_an_expired_lease_of_a_dead_run_is_taken_over(spark, tmp_path):
     settings = make_config(tmp_path)
     write_table(payload(spark, sp.payload_rows(10, seed=1)), TableLocation(settings.tables.payload))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    Path(settings.state.lock).write_text(json.dumps({"run_id": "dead", "job": "hourly", "host": os.uname().nodename,
-                                                     "pid": dead.pid, "since": time.time()}))
-    assert run_hourly(spark, settings).ok
-    assert not Path(settings.state.lock).exists()
+    an_hour_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    dead = {"lease": settings.tables.request_logs, "run_id": "dead", "job": "hourly", "holder": "gone",
+            "acquired_at": an_hour_ago, "expires_at": an_hour_ago + dt.timedelta(minutes=5)}
+    write_table(spark.createDataFrame([dead], RUN_LEASES), TableLocation(settings.state.lock))
+    report = run_hourly(spark, settings)
+    assert report.ok and report.rows_read == 10
+    assert read_table(spark, TableLocation(settings.state.lock)).count() == 0  # released at the end
 
 
 # --- payload schema drift ---------------------------------------------------------------------
@@ -253,3 +256,24 @@ def test_check_reports_what_a_run_would_produce_and_writes_nothing(spark, tmp_pa
     for key in ("rows_read", "request_logs_rows", "assessment_rows", "quarantine_reasons", "status_codes",
                 "request_shapes", "response_shapes", "trace_formats"):
         assert checked[key] == ran[key], key
+
+
+def test_tables_named_in_the_metastore_are_created_checked_and_refused_like_paths(spark):
+    import uuid
+
+    from pipelines.errors import TableError
+    from pipelines.io.delta_tables import ensure_table
+    from schemas.run_state import RUN_LEASES
+
+    delta_name, parquet_name = (f"default.t_{uuid.uuid4().hex[:12]}" for _ in range(2))
+    try:
+        ensure_table(spark, TableLocation(delta_name), RUN_LEASES)
+        ensure_table(spark, TableLocation(delta_name), RUN_LEASES)  # there already: nothing to do
+        assert spark.sql(f"DESCRIBE DETAIL {delta_name}").first()["format"] == "delta"
+        assert read_table(spark, TableLocation(delta_name)).schema.fieldNames() == RUN_LEASES.fieldNames()
+        spark.sql(f"CREATE TABLE {parquet_name} (lease STRING) USING PARQUET")
+        with pytest.raises(TableError, match="is not a Delta table"):
+            ensure_table(spark, TableLocation(parquet_name), RUN_LEASES)
+    finally:
+        for name in (delta_name, parquet_name):
+            spark.sql(f"DROP TABLE IF EXISTS {name}")

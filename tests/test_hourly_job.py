@@ -9,17 +9,17 @@ from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.config import load_settings
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
-from pipelines.io.run_lock import RunLock
+from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
 from pipelines.runs.lifecycle import DateRange
 from schemas.payload import PayloadGeneration
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 OUTPUTS = ("request_logs", "assessment_logs", "quarantine")
 
 
-def make_config(root, name="conf.yaml"):
+def make_config(root, name="conf.yaml", state_extra=""):
     path = root / name
     path.write_text(f"""
 environment: test
@@ -32,8 +32,9 @@ tables:
   assessment_logs_latest: {root}/assessment_logs_latest
 state:
   checkpoint: {root}/checkpoint
-  lock: {root}/run.lock
-""")
+  lock: {root}/run_leases
+  batch_reports: {root}/batch_reports
+{state_extra}""")
     return load_settings(path)
 
 
@@ -118,7 +119,7 @@ def test_backfill_and_hourly_overlap_without_duplicates(spark, tmp_path, history
 def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path, history, capsys):
     settings = make_config(tmp_path)
     write_table(payload(spark, history[0][:20]), TableLocation(settings.tables.payload))
-    with RunLock(settings.state.lock, "other-run", "backfill"):
+    with RunLease(spark, settings.state.lock, settings.tables.request_logs, "other-run", "backfill"):
         code = main(["hourly", "--config", str(tmp_path / "conf.yaml")])
     assert code == 4
     err = capsys.readouterr().err

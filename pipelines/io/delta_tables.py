@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
+import re
+import time
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
-from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException, StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from pipelines.errors import TableError
+from schemas.render import create_table_ddl
 
 __all__ = ["Commit", "TableError", "TableLocation", "last_commit", "merge_into", "read_table", "replace_where"]
 
@@ -40,42 +41,23 @@ class TableLocation:
         return self.value
 
 
-def table_exists(spark: SparkSession, location: TableLocation) -> bool:
-    if location.is_path:
-        return DeltaTable.isDeltaTable(spark, location.value)
-    return spark.catalog.tableExists(location.value)
+try:  # classic Spark raises some JVM errors (a damaged file) as Py4JJavaError; Connect has no py4j
+    from py4j.protocol import Py4JJavaError
+    SPARK_ERRORS: tuple[type[Exception], ...] = (PySparkException, Py4JJavaError)
+except ImportError:  # pragma: no cover - a Connect-only client
+    SPARK_ERRORS = (PySparkException,)
+
+#: Error conditions that mean "no Delta table there" (path or name).
+_NOT_FOUND = ("DELTA_TABLE_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "PATH_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND")
 
 
-def _holds_other_files(spark: SparkSession, location: TableLocation) -> bool:
-    """True when a path that is not a Delta table already holds something (Parquet files, a
-    directory of another tool): writing a Delta table there would mix the two."""
-    path = location.value
-    if "://" not in path or path.startswith("file:"):
-        local = path[len("file:"):] if path.startswith("file:") else path
-        return os.path.isdir(local) and bool(os.listdir(local)) or os.path.isfile(local)
-    try:  # remote storage: ask Hadoop's file system (not available over Spark Connect)
-        hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)
-        return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(hadoop_path)
-    except Exception:  # noqa: BLE001 - the check is a courtesy; Delta refuses such paths too
-        return False
+def _condition(exc: Exception) -> str:
+    getter = getattr(exc, "getCondition", None)
+    return (getter() if callable(getter) else None) or ""
 
 
-def _refuse_if_not_delta(spark: SparkSession, location: TableLocation) -> None:
-    if location.is_path:
-        if _holds_other_files(spark, location):
-            raise TableError(
-                f"{location} exists but is not a Delta table; the job writes only Delta tables. "
-                "Point the config at an empty or new location, or convert it (CONVERT TO DELTA); nothing was written."
-            )
-        return
-    if spark.catalog.tableExists(location.value):
-        try:
-            DeltaTable.forName(spark, location.value)
-        except Exception as exc:  # noqa: BLE001 - Delta raises AnalysisException subclasses
-            raise TableError(
-                f"table {location} exists but is not a Delta table; point the config at a new table name "
-                "or convert it (CONVERT TO DELTA); nothing was written."
-            ) from exc
+def _load(spark: SparkSession, location: TableLocation) -> DataFrame:
+    return spark.read.format("delta").load(location.value) if location.is_path else spark.read.table(location.value)
 
 
 def _unreadable(location: TableLocation, exc: Exception) -> TableError:
@@ -87,25 +69,76 @@ def _unreadable(location: TableLocation, exc: Exception) -> TableError:
     )
 
 
-def read_table(spark: SparkSession, location: TableLocation) -> DataFrame:
-    if not table_exists(spark, location):
-        raise TableError(
-            f"no Delta table at {location}: check the table name or path in the config "
-            "(tables.payload) or --payload-table."
-        )
+def table_schema(spark: SparkSession, location: TableLocation) -> StructType | None:
+    """The table's schema, or None when there is no table there (one look at its log)."""
     try:
-        return spark.read.format("delta").load(location.value) if location.is_path else spark.read.table(location.value)
-    except (PySparkException, Py4JError) as exc:
+        return _load(spark, location).schema
+    except SPARK_ERRORS as exc:
+        if _condition(exc) in _NOT_FOUND:
+            return None
+        raise _unreadable(location, exc) from exc
+
+
+def table_exists(spark: SparkSession, location: TableLocation) -> bool:
+    return table_schema(spark, location) is not None
+
+
+def _holds_other_files(spark: SparkSession, location: TableLocation) -> bool:
+    """True when a path that is not a Delta table already holds files (Parquet files, another
+    tool's directory): writing a Delta table there would mix the two. Spark lists the path, so
+    this works on any storage and over Spark Connect."""
+    try:
+        listing = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(location.value)
+        return bool(listing.select("path").limit(1).collect())
+    except SPARK_ERRORS as exc:
+        if _condition(exc) in _NOT_FOUND:
+            return False
+        raise
+
+
+def _format(spark: SparkSession, location: TableLocation) -> str | None:
+    try:
+        return spark.sql(f"DESCRIBE DETAIL {location.sql}").first()["format"]
+    except SPARK_ERRORS:
+        return None
+
+
+def _refuse_if_not_delta(spark: SparkSession, location: TableLocation, exists: bool) -> None:
+    """Refuse a path with no Delta table that holds other files, or a named table that exists
+    in another format."""
+    if location.is_path and not exists and _holds_other_files(spark, location):
+        raise TableError(
+            f"{location} exists but is not a Delta table; the job writes only Delta tables. "
+            "Point the config at an empty or new location, or convert it (CONVERT TO DELTA); nothing was written."
+        )
+    if not location.is_path and exists and _format(spark, location) != "delta":
+        raise TableError(
+            f"table {location} exists but is not a Delta table; point the config at a new table name "
+            "or convert it (CONVERT TO DELTA); nothing was written."
+        )
+
+
+def read_table(spark: SparkSession, location: TableLocation) -> DataFrame:
+    try:
+        table = _load(spark, location)
+        table.schema  # analysed now: a missing or unreadable table fails here, not mid-run
+        return table
+    except SPARK_ERRORS as exc:
+        if _condition(exc) in _NOT_FOUND:
+            raise TableError(
+                f"no Delta table at {location}: check the table name or path in the config "
+                "(tables.payload) or --payload-table."
+            ) from None
         raise _unreadable(location, exc) from exc
 
 
 def read_source(spark: SparkSession, location: TableLocation) -> DataFrame:
-    """:func:`read_table` for the payload, whose log is read in full up front (Delta caches the
-    snapshot): a damaged or unreadable table fails here, with its name, before anything is written."""
+    """:func:`read_table` for the payload, whose log is read in full up front: a damaged or
+    unreadable table fails here, with its name, before anything is written."""
     payload = read_table(spark, location)
     try:
-        delta_table(spark, location).detail().collect()
-    except (PySparkException, Py4JError) as exc:
+        spark.sql(f"DESCRIBE DETAIL {location.sql}").collect()
+    except SPARK_ERRORS as exc:
         raise _unreadable(location, exc) from exc
     return payload
 
@@ -129,39 +162,42 @@ def _schema_difference(expected: StructType, actual: StructType) -> str:
 def check_table(spark: SparkSession, location: TableLocation, schema: StructType) -> bool:
     """Refuse (TableError) a location holding something other than a Delta table, or a table
     whose columns differ from ``schema``. Returns whether the table exists."""
-    exists = table_exists(spark, location)
-    if not (location.is_path and exists):  # a path that isDeltaTable is Delta already
-        _refuse_if_not_delta(spark, location)
-    if exists:
-        actual = read_table(spark, location).schema
-        if _comparable(actual) != _comparable(schema):
-            raise TableError(
-                f"table {location} does not have the declared schema ({_schema_difference(schema, actual)}); "
-                "it was probably created by another version of inference-logs or by hand. Point the config "
-                "at a new location and backfill it, or migrate the table to the schema in the README; "
-                "nothing was written."
-            )
-    return exists
+    actual = table_schema(spark, location)
+    _refuse_if_not_delta(spark, location, exists=actual is not None)
+    if actual is None:
+        return False
+    if _comparable(actual) != _comparable(schema):
+        raise TableError(
+            f"table {location} does not have the declared schema ({_schema_difference(schema, actual)}); "
+            "it was probably created by another version of inference-logs or by hand. Point the config "
+            "at a new location and backfill it, or migrate the table to the schema in the README; "
+            "nothing was written."
+        )
+    return True
 
 
-def ensure_table(
-    spark: SparkSession,
-    location: TableLocation,
-    schema: StructType,
-    partition_by: str | None = None,
-    cluster_by: str | None = None,
-) -> None:
+def create_table(spark: SparkSession, location: TableLocation, schema: StructType,
+                 partition_by: str | None = None, cluster_by: str | None = None) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` with the declared schema: two runs creating it at once
+    both succeed."""
+    statement = create_table_ddl(location.sql, schema, partition_by, cluster_by).rstrip(";")
+    for attempt in range(5):
+        try:
+            spark.sql(statement)
+            return
+        except SPARK_ERRORS:  # lost a creation race: the winner's table is fine once committed
+            if attempt == 4:
+                raise
+            time.sleep(1)
+            if table_exists(spark, location):
+                return
+
+
+def ensure_table(spark: SparkSession, location: TableLocation, schema: StructType,
+                 partition_by: str | None = None, cluster_by: str | None = None) -> None:
     """Create the table with the declared schema when missing (see :func:`check_table`)."""
-    if check_table(spark, location, schema):
-        return
-    builder = DeltaTable.createIfNotExists(spark)
-    builder = builder.location(location.value) if location.is_path else builder.tableName(location.value)
-    builder = builder.addColumns(schema)
-    if partition_by:
-        builder = builder.partitionedBy(partition_by)
-    if cluster_by:
-        builder = builder.clusterBy(cluster_by)
-    builder.execute()
+    if not check_table(spark, location, schema):
+        create_table(spark, location, schema, partition_by, cluster_by)
 
 
 def _save(writer, location: TableLocation) -> None:
@@ -186,10 +222,6 @@ def append(df: DataFrame, location: TableLocation) -> None:
 def write_table(df: DataFrame, location: TableLocation, mode: str = "overwrite") -> None:
     """Plain write (used for sample data): create or replace the table with ``df``."""
     _save(df.write.format("delta").mode(mode).option("overwriteSchema", "true"), location)
-
-
-def delta_table(spark: SparkSession, location: TableLocation) -> DeltaTable:
-    return DeltaTable.forPath(spark, location.value) if location.is_path else DeltaTable.forName(spark, location.value)
 
 
 @dataclass(frozen=True)
@@ -217,26 +249,37 @@ def last_commit(spark: SparkSession, location: TableLocation) -> Commit:
     return Commit(int(row["version"]), row["operation"], dict(row["operationMetrics"] or {}))
 
 
-def merge_into(df: DataFrame, location: TableLocation, on: str, clauses: str) -> None:
-    """``MERGE INTO`` the table (alias t) ``USING`` ``df`` (alias s), in SQL through a temporary
-    view, so that it runs on any Spark with Delta's SQL extension."""
-    view = f"merge_source_{uuid.uuid4().hex}"
-    df.createOrReplaceTempView(view)
-    try:
-        df.sparkSession.sql(f"MERGE INTO {location.sql} t USING {view} s ON {on} {clauses}")
-    finally:
-        df.sparkSession.catalog.dropTempView(view)
+#: ``t.`` in a merge condition: a reference to the target table (not inside a longer name).
+_TARGET_ALIAS = re.compile(r"(?<![\w.`])t\.")
+
+
+def merge_into(df: DataFrame, location: TableLocation, on: str, update_when: str | None = None) -> None:
+    """Merge ``df`` (alias ``s``) into the table (alias ``t`` in the conditions): rows matching
+    ``on`` are replaced where ``update_when`` holds (never when None; ``"true"``: always), the
+    others inserted. Through ``DataFrame.mergeInto``, so that it runs on classic Spark and Spark
+    Connect alike and the counts observed on ``df`` reach the caller on both."""
+    def target(condition: str):
+        return F.expr(_TARGET_ALIAS.sub(lambda _: location.sql + ".", condition))
+
+    merge = df.alias("s").mergeInto(location.sql, target(on))
+    if update_when is not None:
+        merge = merge.whenMatched(target(update_when)).updateAll()
+    merge.whenNotMatched().insertAll().merge()
 
 
 def table_version(spark: SparkSession, location: TableLocation) -> int:
     return last_commit(spark, location).version
 
 
-def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_name: str) -> list[dict]:
+def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_name: str,
+                     on_progress=None, poll_seconds: float = 5.0) -> list[dict]:
     """Process everything the stream has not yet seen, in micro-batches, then stop.
 
     ``process_batch(batch_df, batch_id)`` must be idempotent: a batch interrupted before its
-    checkpoint commit is processed again by the next run. Returns the query's progress reports.
+    checkpoint commit is processed again by the next run. On Spark Connect it runs in a Python
+    process on the server, so it must report through tables, not through the caller's objects.
+    ``on_progress(progress)`` is called here, in the caller, for each batch as it completes.
+    Returns the query's progress reports.
     """
     query = (
         stream.writeStream.queryName(query_name)
@@ -245,8 +288,19 @@ def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_n
         .trigger(availableNow=True)
         .start()
     )
+    reported: set[int] = set()
+
+    def report_new() -> list[dict]:
+        progress = [p if isinstance(p, dict) else json.loads(p.json) for p in query.recentProgress]
+        for entry in progress:
+            if on_progress is not None and entry.get("batchId") not in reported and batch_input_rows(entry):
+                reported.add(entry.get("batchId"))
+                on_progress(entry)
+        return progress
+
     try:
-        query.awaitTermination()
+        while not query.awaitTermination(poll_seconds):
+            report_new()
     except StreamingQueryException as exc:
         if "DIFFERENT_DELTA_TABLE_READ_BY_STREAMING_SOURCE" in str(exc):
             raise TableError(
@@ -255,7 +309,14 @@ def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_n
                 "to start this table over, see 'Resetting the checkpoint' in the README. Nothing was written."
             ) from None
         raise
-    return [progress if isinstance(progress, dict) else json.loads(progress.json) for progress in query.recentProgress]
+    return report_new()
+
+
+def batch_input_rows(progress: dict) -> int:
+    """Rows a micro-batch read (Spark Connect's progress has them per source only)."""
+    if progress.get("numInputRows") is not None:
+        return int(progress["numInputRows"])
+    return sum(int(source.get("numInputRows") or 0) for source in progress.get("sources") or [])
 
 
 def source_versions(progress: list[dict]) -> str:
@@ -266,7 +327,7 @@ def source_versions(progress: list[dict]) -> str:
         return str(offset.get("reservoirVersion")) if isinstance(offset, dict) else "start"
 
     spans = [(p["sources"][0].get("startOffset"), p["sources"][0].get("endOffset"))
-             for p in progress if p.get("sources") and p.get("numInputRows", 0)]
+             for p in progress if p.get("sources") and batch_input_rows(p)]
     if not spans:
         return "no new data"
     return f"versions {version(spans[0][0])} to {version(spans[-1][1])}"

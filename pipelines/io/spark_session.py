@@ -1,30 +1,51 @@
-"""Build (or reuse) the SparkSession with Delta Lake.
+"""Get the SparkSession, the same way on every runtime.
 
-On a cluster that already has a session (Databricks, or spark-submit with the Delta package),
-that session is reused. Locally, the Delta jars come from a cache directory that
-:func:`fetch_delta_jars` fills once from Maven Central; later sessions start offline.
+In order of preference: the active session (a Databricks job, notebook or serverless task, or
+spark-submit), a Spark Connect session when an endpoint is named (``SPARK_REMOTE``, or
+``spark.remote`` in the config: ``sc://host:port`` or ``databricks`` for Databricks Connect),
+else a local classic session with Delta Lake, whose jars come from a per-user cache that
+:func:`fetch_delta_jars` fills once from Maven Central.
+
+Nothing here uses the SparkContext or the JVM: the code runs unchanged on Spark Connect.
 """
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-#: Settings every run needs, on any cluster: UTC dates, JSON bodies with repeated keys, and
-#: small batches for wide rows. Payload rows average 10 KiB (up to 10 MiB) and classified rows
-#: carry both bodies and the trace; with Spark's default batches (4,096 rows per Parquet read,
-#: 10,000 per cached batch) a 200k-row backfill ran a 2 GB driver out of memory (these batches
-#: are one of the changes that fixed it; see README "Benchmark").
+#: The Spark settings Databricks serverless lets a session change at runtime (its documented
+#: allow-list). On a Spark Connect session only these are set; the Connect test pass refuses
+#: any other, as serverless does.
+RUNTIME_SETTABLE = frozenset({
+    "spark.sql.session.timeZone",
+    "spark.sql.legacy.timeParserPolicy",
+    "spark.sql.shuffle.partitions",
+    "spark.sql.ansi.enabled",
+    "spark.sql.files.maxPartitionBytes",
+    "spark.databricks.execution.timeout",
+})
+
+#: What every run needs, on any runtime: UTC dates.
 RUNTIME_CONF = {
     "spark.sql.session.timeZone": "UTC",
+}
+
+#: Engine settings for the classic runtimes (local, spark-submit, job clusters): JSON bodies
+#: whose open parts repeat a key, and small Parquet batches for wide rows (payload rows average
+#: 10 KiB, up to 10 MiB; with 4,096-row batches a 200k-row backfill ran a 2 GB driver out of
+#: memory). A Connect session cannot set them: put them in the server's or cluster's Spark
+#: config (the test server gets them at start); serverless manages its own memory.
+ENGINE_CONF = {
     "spark.sql.variant.allowDuplicateKeys": "true",
     "spark.sql.parquet.columnarReaderBatchSize": "256",
-    "spark.sql.inMemoryColumnarStorage.batchSize": "500",
 }
 
 DELTA_CONF = {
@@ -35,11 +56,18 @@ DELTA_CONF = {
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "ERROR",
     "spark.sql.shuffle.partitions": "4",
     # Delta replays its log over 50 partitions by default: far too many for one machine.
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.driver.memory": "2g",
 }
+
+
+def default_jars_cache() -> Path:
+    """One cache per user, whatever the working directory: $XDG_CACHE_HOME or ~/.cache."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "inference-logs" / "spark-jars"
 
 
 def delta_maven_coordinate() -> str:
@@ -52,22 +80,42 @@ def delta_maven_coordinate() -> str:
 
 
 def cached_jars(cache_dir: str | os.PathLike) -> list[str]:
-    directory = Path(cache_dir)
-    if not (directory / ".complete").exists():
+    """The cached jars, when the cache is complete and holds the Delta version installed."""
+    marker = Path(cache_dir) / ".complete"
+    if not marker.exists() or marker.read_text().strip() != delta_maven_coordinate():
         return []
-    return sorted(glob.glob(str(directory / "*.jar")))
+    return sorted(glob.glob(str(Path(cache_dir) / "*.jar")))
 
 
-def fetch_delta_jars(cache_dir: str | os.PathLike) -> list[str]:
+def fetch_delta_jars(cache_dir: str | os.PathLike | None = None) -> list[str]:
     """Resolve the Delta jar and its dependencies from Maven Central into ``cache_dir`` (once).
 
-    Spark's own Ivy resolver does the download in a throwaway local session; the jars are then
-    copied into the cache, which later sessions put on the classpath with no network.
+    Spark's own Ivy resolver does the download, in a separate Python process: a JVM that
+    resolved packages keeps their temporary paths, so this process's own session (started
+    right after, from the cache) must not share it.
     """
-    directory = Path(cache_dir)
+    directory = Path(cache_dir or default_jars_cache())
     if jars := cached_jars(directory):
         return jars
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in glob.glob(str(directory / "*.jar")):  # an incomplete fetch, or another Delta version
+        os.remove(stale)
+    env = {key: value for key, value in os.environ.items() if key != "SPARK_REMOTE"}  # a local JVM resolves
+    subprocess.run([sys.executable, "-m", "pipelines.io.spark_session", str(directory)], check=True,
+                   env={**env, "PYTHONPATH": _project_root()})
+    if not glob.glob(str(directory / "io.delta_delta-spark_*.jar")):
+        raise RuntimeError(f"Delta jars were not resolved into {directory}; is Maven Central reachable?")
+    (directory / ".complete").write_text(delta_maven_coordinate() + "\n")
+    return cached_jars(directory)
+
+
+def _project_root() -> str:
+    root = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+
+
+def _resolve_into(directory: str) -> None:
+    """In a throwaway process: let Spark's Ivy resolve the Delta package, copy the jars."""
     with tempfile.TemporaryDirectory(prefix="ivy-") as ivy_home:
         session = (
             SparkSession.builder.master("local[1]")
@@ -81,29 +129,56 @@ def fetch_delta_jars(cache_dir: str | os.PathLike) -> list[str]:
         session.stop()
         for jar in glob.glob(os.path.join(ivy_home, "jars", "*.jar")):
             shutil.copy2(jar, directory)
-    if not glob.glob(str(directory / "io.delta_delta-spark_*.jar")):
-        raise RuntimeError(f"Delta jars were not resolved into {directory}; is Maven Central reachable?")
-    (directory / ".complete").write_text(delta_maven_coordinate() + "\n")
-    return cached_jars(directory)
+
+
+def is_connect(session: SparkSession) -> bool:
+    """Whether the session is a Spark Connect client (serverless, shared clusters, Databricks
+    Connect, a Spark Connect server) rather than a classic driver."""
+    return type(session).__module__.startswith(("pyspark.sql.connect", "databricks.connect"))
+
+
+def apply_runtime_conf(session: SparkSession, conf: dict[str, str]) -> None:
+    """Set ``conf`` on a running session: everything on a classic driver, only the platform's
+    runtime allow-list on Spark Connect (the rest belongs in the server's Spark config)."""
+    connect = is_connect(session)
+    for key, value in conf.items():
+        if not connect or key in RUNTIME_SETTABLE:
+            session.conf.set(key, value)
+
+
+def _remote_session(remote: str) -> SparkSession:
+    if remote == "databricks":
+        from databricks.connect import DatabricksSession  # databricks-connect, installed instead of pyspark
+
+        return DatabricksSession.builder.getOrCreate()
+    return SparkSession.builder.remote(remote).getOrCreate()
 
 
 def get_spark(
     master: str = "local[2]",
     app_name: str = "inference-logs",
-    jars_cache: str | os.PathLike = ".cache/spark-jars",
+    jars_cache: str | os.PathLike | None = None,
     conf: dict[str, str] | None = None,
+    remote: str | None = None,
 ) -> SparkSession:
-    """The active session when there is one, else a local session with Delta Lake."""
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        for key, value in {**RUNTIME_CONF, **(conf or {})}.items():
-            active.conf.set(key, value)
-        return active
+    """The active session, else a Spark Connect session (``SPARK_REMOTE`` or ``remote``), else a
+    local session with Delta Lake. ``conf`` is applied as :func:`apply_runtime_conf` allows."""
+    wanted = {**RUNTIME_CONF, **ENGINE_CONF, **(conf or {})}
+    session = SparkSession.getActiveSession()
+    remote = os.environ.get("SPARK_REMOTE") or remote
+    if session is None and remote:
+        session = _remote_session(remote)
+    if session is not None:
+        apply_runtime_conf(session, wanted)
+        return session
+    jars = cached_jars(jars_cache or default_jars_cache()) or fetch_delta_jars(jars_cache)
     builder = SparkSession.builder.master(master).appName(app_name)
-    jars = cached_jars(jars_cache) or fetch_delta_jars(jars_cache)
-    settings = {**LOCAL_CONF, **DELTA_CONF, **RUNTIME_CONF, **(conf or {}), "spark.jars": ",".join(jars)}
-    for key, value in settings.items():
+    # tables created by name go to a per-user warehouse, not into the working directory
+    warehouse = {"spark.sql.warehouse.dir": str(default_jars_cache().parent / "spark-warehouse")}
+    for key, value in {**LOCAL_CONF, **DELTA_CONF, **warehouse, **wanted, "spark.jars": ",".join(jars)}.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+    return builder.getOrCreate()
+
+
+if __name__ == "__main__":
+    _resolve_into(sys.argv[1])

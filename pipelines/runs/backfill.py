@@ -40,4 +40,4 @@ def run_backfill(spark: SparkSession, settings: Settings, dates: DateRange, merg
     payload does not hold): for outputs fed by several payload tables.
     """
     return run_job("backfill", spark, settings,
-                   lambda outputs: _backfill(spark, settings, outputs, dates, merge, after_write))
+                   lambda outputs, _run_id: _backfill(spark, settings, outputs, dates, merge, after_write))

@@ -20,7 +20,7 @@ from pipelines.config import SampleDataSettings, Settings
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
-from pipelines.io.run_lock import RunLock
+from pipelines.io.run_lease import RunLease
 from pipelines.runs.outputs import OutputTables, ensure_output_tables
 from pipelines.runs.report import RunReport
 from pipelines.samples.synthetic_payloads import synthetic_payload
@@ -97,8 +97,8 @@ def _refresh_latest(spark: SparkSession, settings: Settings, outputs: OutputTabl
         delta_tables.replace_where(latest_assessments(assessments), location, None)
     elif dates:
         batch = assessments.where(F.to_date("timestamp").isin(dates))
-        on, clauses = latest_merge_sql(assessments.columns)
-        delta_tables.merge_into(latest_assessments(batch), location, on, clauses)
+        on, update_when = latest_merge_sql(assessments.columns)
+        delta_tables.merge_into(latest_assessments(batch), location, on, update_when)
 
 
 def _history_row(run_id, job, started, status, source, report: RunReport, error) -> dict:
@@ -115,29 +115,32 @@ def _history_row(run_id, job, started, status, source, report: RunReport, error)
 
 
 def run_job(job: str, spark: SparkSession, settings: Settings,
-            body: Callable[[OutputTables], tuple[RunReport, str]], incremental: bool = False) -> RunReport:
-    """Hold the lock, check and create the output tables, run ``body``, refresh the latest
-    feedback (``incremental``: from the dates the run read only) and record the run."""
+            body: Callable[[OutputTables, str], tuple[RunReport, str]], incremental: bool = False) -> RunReport:
+    """Hold the lease, check and create the output tables, run ``body(outputs, run_id)``, refresh
+    the latest feedback (``incremental``: from the dates the run read only) and record the run."""
     outputs = OutputTables.from_settings(settings)
     run_id = str(uuid.uuid4())
     started = dt.datetime.now(dt.timezone.utc)
-    lock = None
+    lease = None
     if settings.state is not None:
         state = settings.state
-        lock = RunLock(state.lock, run_id, job, state.lock_wait_seconds, state.lock_stale_after_seconds)
-        lock.acquire()
+        lease = RunLease(spark, state.lock, str(outputs["request_logs"]), run_id, job,
+                         state.lock_wait_seconds, state.lease_seconds)
+        lease.acquire()
     try:
         ensure_output_tables(spark, outputs)
         try:
-            report, source = body(outputs)
+            report, source = body(outputs, run_id)
         except Exception as exc:
             _record(spark, settings, _history_row(run_id, job, started, "failed", "", RunReport(), exc))
             raise
         _refresh_latest(spark, settings, outputs, report.dates if incremental else None)
+        if lease is not None and lease.lost:  # another run took the lease over: this one overran it
+            report.checks["lease_held_throughout"] = False
         status = "succeeded" if report.ok else "reconciliation_failed"
         _record(spark, settings, _history_row(run_id, job, started, status, source, report, None))
         report.run_id = run_id
         return report
     finally:
-        if lock is not None:
-            lock.release()
+        if lease is not None:
+            lease.release()

@@ -47,10 +47,10 @@ class Output:
     cluster_by: str | None
     #: The column a backfill's date range is replaced on (a date, or a timestamp).
     range_column: str
-    #: MERGE ... ON, for a batch of the given payload dates.
+    #: MERGE ... ON, for a batch of the given payload dates (t: the table, s: the batch).
     merge_on: Callable[[list[dt.date]], str]
-    #: MERGE clauses after ON.
-    merge_clauses: str
+    #: When a matched row is replaced by the batch's (None: never; rows not matched are inserted).
+    update_when: str | None
 
 
 REQUEST_LOGS = Output(
@@ -58,8 +58,7 @@ REQUEST_LOGS = Output(
     lambda dates: (f"t.date IN ({_sql_dates(dates)}) AND t.date = s.date "
                    "AND t.databricks_request_id = s.databricks_request_id"),
     # a request id already there is replaced only by a row the duplicate rule prefers
-    f"WHEN MATCHED AND {classify.preference_key_sql('s.')} < {classify.preference_key_sql('t.')} "
-    "THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+    f"{classify.preference_key_sql('s.')} < {classify.preference_key_sql('t.')}",
 )
 ASSESSMENT_LOGS = Output(
     "assessment_logs", assessment_schema.ASSESSMENT_LOGS, None, assessment_schema.CLUSTER_COLUMN, "timestamp",
@@ -68,14 +67,14 @@ ASSESSMENT_LOGS = Output(
                    "AND t.request_id <=> s.request_id "
                    f"AND to_json(named_struct({ASSESSMENT_IDENTITY.format(side='t')})) "
                    f"= to_json(named_struct({ASSESSMENT_IDENTITY.format(side='s')}))"),
-    "WHEN NOT MATCHED THEN INSERT *",
+    None,
 )
 QUARANTINE = Output(
     "quarantine", quarantine_schema.QUARANTINE, quarantine_schema.PARTITION_COLUMN, None, "date",
     lambda dates: (f"(t.date IN ({_sql_dates(dates)}) OR t.date IS NULL) AND t.date <=> s.date "
                    "AND t.databricks_request_id <=> s.databricks_request_id AND t.reason = s.reason "
                    "AND t.payload_row = s.payload_row"),
-    "WHEN NOT MATCHED THEN INSERT *",
+    None,
 )
 
 OUTPUTS = (REQUEST_LOGS, ASSESSMENT_LOGS, QUARANTINE)
@@ -94,11 +93,11 @@ class OutputTables(dict):
 
 def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
     """Check all three tables before creating any, so a refused run leaves nothing behind."""
+    exists = {output.name: delta_tables.check_table(spark, tables[output.name], output.schema) for output in OUTPUTS}
     for output in OUTPUTS:
-        delta_tables.check_table(spark, tables[output.name], output.schema)
-    for output in OUTPUTS:
-        delta_tables.ensure_table(spark, tables[output.name], output.schema,
-                                  partition_by=output.partition_by, cluster_by=output.cluster_by)
+        if not exists[output.name]:
+            delta_tables.create_table(spark, tables[output.name], output.schema,
+                                      partition_by=output.partition_by, cluster_by=output.cluster_by)
 
 
 # --- writers -------------------------------------------------------------------------------
@@ -170,7 +169,7 @@ class MergeBatch(_Committing):
         self.dates = dates
 
     def write(self, output: Output, rows: DataFrame) -> int:
-        delta_tables.merge_into(rows, self.tables[output.name], output.merge_on(self.dates), output.merge_clauses)
+        delta_tables.merge_into(rows, self.tables[output.name], output.merge_on(self.dates), output.update_when)
         return self._committed(output)
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:

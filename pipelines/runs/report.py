@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
@@ -79,6 +79,14 @@ class RunReport:
     def as_dict(self) -> dict:
         return {**asdict(self), "dates": [day.isoformat() for day in self.dates],
                 "balanced": self.balanced, "ok": self.ok}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunReport":
+        """The report :meth:`as_dict` gave (derived keys are recomputed, not read)."""
+        names = {f.name for f in fields(cls)}
+        report = cls(**{key: value for key, value in data.items() if key in names and key != "dates"})
+        report.dates = [dt.date.fromisoformat(day) for day in data.get("dates") or []]
+        return report
 
 
 # --- observations ------------------------------------------------------------------------------

@@ -41,8 +41,7 @@ def _newer(s: str, t: str, columns: list[str]) -> str:
 
 
 def latest_merge_sql(columns: list[str]) -> tuple[str, str]:
-    """MERGE ON and clauses that fold the latest ratings of some assessment rows (alias s) into
-    a latest-feedback table (alias t): a newer rating of the same rater and target replaces the
-    kept one, by the same order as :func:`latest_assessments`."""
-    return _same_target("t", "s"), f"WHEN MATCHED AND {_newer('s', 't', columns)} THEN UPDATE SET * " \
-                                   "WHEN NOT MATCHED THEN INSERT *"
+    """MERGE ON and update condition that fold the latest ratings of some assessment rows
+    (alias s) into a latest-feedback table (alias t): a newer rating of the same rater and
+    target replaces the kept one, by the same order as :func:`latest_assessments`."""
+    return _same_target("t", "s"), _newer("s", "t", columns)

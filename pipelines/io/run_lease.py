@@ -1,0 +1,125 @@
+"""One run at a time per set of output tables: a lease in a small Delta table.
+
+A run takes the lease with a conditional ``MERGE`` (insert it, or take it over when it has
+expired), and renews it every third of its duration while it runs. Two runs that try at once
+both commit a MERGE on the same row; Delta's optimistic concurrency lets one win and fails the
+other with a concurrent-modification error, which here means "not taken". The clock is the
+Spark session's (``current_timestamp()``), so it works wherever the table lives: local paths,
+object storage, Unity Catalog, classic Spark and Spark Connect alike. A killed run stops
+renewing, and its lease is taken over once it expires.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+from pyspark.sql import SparkSession
+
+from pipelines.errors import RunLockedError
+from pipelines.io import delta_tables
+from pipelines.io.delta_tables import SPARK_ERRORS, TableLocation
+from schemas.run_state import RUN_LEASES
+
+#: Delta's optimistic-concurrency failures: another transaction committed first.
+_CONFLICTS = ("DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentDelete", "ConcurrentTransaction",
+              "MetadataChanged", "ProtocolChanged")
+
+
+def _conflict(exc: Exception) -> bool:
+    return any(marker in str(exc) for marker in _CONFLICTS)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class RunLease:
+    """The lease named ``lease`` in the Delta table at ``location``, for run ``run_id``."""
+
+    def __init__(self, spark: SparkSession, location: str, lease: str, run_id: str, job: str,
+                 wait_seconds: float = 0, lease_seconds: float = 300, poll_seconds: float = 2.0):
+        self.spark, self.table = spark, TableLocation(location)
+        self.lease, self.run_id, self.job = lease, run_id, job
+        self.wait_seconds, self.lease_seconds, self.poll_seconds = wait_seconds, lease_seconds, poll_seconds
+        #: Set when a renewal found the lease taken by another run (this run overran its lease).
+        self.lost = False
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _claim(self) -> bool | None:
+        """One conditional MERGE: take the lease when free, expired or already ours. None when
+        another run's commit conflicted with this one (try again)."""
+        holder = f"{socket.gethostname()} pid {os.getpid()}"
+        source = (f"SELECT {_sql_text(self.lease)} AS lease, {_sql_text(self.run_id)} AS run_id, "
+                  f"{_sql_text(self.job)} AS job, {_sql_text(holder)} AS holder, current_timestamp() AS acquired_at, "
+                  f"timestampadd(MILLISECOND, {int(self.lease_seconds * 1000)}, current_timestamp()) AS expires_at")
+        try:
+            self.spark.sql(
+                f"MERGE INTO {self.table.sql} t USING ({source}) s ON t.lease = s.lease "
+                "WHEN MATCHED AND t.run_id = s.run_id THEN UPDATE SET t.expires_at = s.expires_at "
+                "WHEN MATCHED AND t.expires_at < current_timestamp() THEN UPDATE SET * "
+                "WHEN NOT MATCHED THEN INSERT *"
+            )
+        except SPARK_ERRORS as exc:
+            if not _conflict(exc):
+                raise
+            return None
+        return self.holder().get("run_id") == self.run_id
+
+    def holder(self) -> dict:
+        """The lease's row (empty when nobody holds it)."""
+        rows = delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}").collect()
+        return rows[0].asDict() if rows else {}
+
+    def acquire(self) -> None:
+        """Take the lease, waiting up to ``wait_seconds``; RunLockedError names the holder."""
+        delta_tables.ensure_table(self.spark, self.table, RUN_LEASES)
+        deadline = time.monotonic() + self.wait_seconds
+        while not self._claim():
+            if time.monotonic() >= deadline:
+                holder = self.holder()
+                raise RunLockedError(
+                    f"another run holds the lock on {self.lease} (lease table {self.table}): "
+                    f"{holder.get('job', '?')} run {holder.get('run_id', '?')} from {holder.get('holder', '?')}, "
+                    f"since {holder.get('acquired_at', '?')}, until {holder.get('expires_at', '?')} unless renewed. "
+                    "Wait for it to finish (or pass --wait-seconds); a run that died loses its lease when it expires."
+                )
+            time.sleep(self.poll_seconds)
+        self._renewer = threading.Thread(target=self._renew, name="run-lease-renewal", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        period = self.lease_seconds / 3
+        while not self._stop.wait(period):
+            try:
+                held = self._claim()
+            except Exception:  # noqa: BLE001 - retried next period; the lease outlives two failures
+                continue
+            if held is False:
+                self.lost = True
+                return
+            period = self.poll_seconds if held is None else self.lease_seconds / 3
+
+    def release(self) -> None:
+        """Stop renewing and delete the lease (only if still this run's)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        for _ in range(5):
+            try:
+                self.spark.sql(f"DELETE FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} "
+                               f"AND run_id = {_sql_text(self.run_id)}")
+                return
+            except SPARK_ERRORS as exc:
+                if not _conflict(exc):
+                    raise
+                time.sleep(self.poll_seconds)
+
+    def __enter__(self) -> "RunLease":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

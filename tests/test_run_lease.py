@@ -1,0 +1,45 @@
+"""The run lease with two real processes asking at the same instant (classic, and through
+Spark Connect in the Connect pass): Delta's optimistic concurrency lets exactly one win."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.io.delta_tables import TableLocation, read_table
+from tests.test_hourly_job import make_config
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[1]
+HOLD_SECONDS = 8
+
+
+def two_runs_at_once(tmp_path, wait_seconds):
+    """Start two processes that ask for the lease at the same instant; (code, stdout, stderr) each."""
+    make_config(tmp_path)
+    start_at = time.time() + 30  # both processes have their Spark session by then
+    runs = [subprocess.Popen([sys.executable, "-m", "tests.hold_lease", str(tmp_path / "conf.yaml"), f"run-{n}",
+                              str(start_at), str(HOLD_SECONDS), str(wait_seconds)],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for n in (1, 2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    return [(run.returncode, out, err) for run, (out, err) in zip(runs, outputs)]
+
+
+def test_two_runs_at_once_one_proceeds_and_the_other_is_refused_naming_it(spark, tmp_path):
+    results = two_runs_at_once(tmp_path, wait_seconds=0)
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 4], [err[-1500:] for _, _, err in results]
+    winner = next(json.loads(out)["run_id"] for code, out, _ in results if code == 0)
+    refused = next(err for code, _, err in results if code == 4)
+    assert "another run holds the lock" in refused and winner in refused
+    assert read_table(spark, TableLocation(str(tmp_path / "run_leases"))).count() == 0  # released
+
+
+def test_a_run_that_may_wait_takes_the_lease_once_the_holder_releases_it(spark, tmp_path):
+    results = two_runs_at_once(tmp_path, wait_seconds=120)
+    assert [code for code, _, _ in results] == [0, 0], [err[-1500:] for _, _, err in results]
+    first, second = sorted(json.loads(out)["taken_at"] for _, out, _ in results)
+    assert second - first >= HOLD_SECONDS - 1  # one after the other, never both at once
