@@ -1,10 +1,11 @@
 """A new user's first run: a config in its own directory, run from there, with an empty jar
 cache. The jars are fetched and the run succeeds in the same process; every relative path is
 relative to the config file, not to where the command was started."""
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from pipelines.io.spark_session import classic_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ sample_data:
 """)
     somewhere_else = tmp_path / "shell"
     somewhere_else.mkdir()
-    env = {key: value for key, value in os.environ.items() if key != "SPARK_REMOTE"}  # a local, classic run
+    env = classic_environment()  # a local, classic run
     env["PYTHONPATH"] = str(REPO)
     run = subprocess.run([sys.executable, "-m", "jobs.cli", "hourly", "--config", "../my-agent/conf/hourly.yaml"],
                          cwd=somewhere_else, env=env, capture_output=True, text=True, timeout=900)

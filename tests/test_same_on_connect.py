@@ -2,7 +2,6 @@
 record the same counts as on classic Spark, from the same payload table. Runs in the Connect
 pass only (``pytest --connect``): the classic side runs in a subprocess without SPARK_REMOTE."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from jobs.cli import main
 from pipelines.io.delta_tables import TableLocation, read_table, write_table
+from pipelines.io.spark_session import classic_environment
 from pipelines.samples import sample_payloads as sp
 from tests.test_hourly_job import OUTPUTS, make_config, payload, snapshot
 
@@ -20,7 +20,7 @@ VOLATILE = ("run_id",)
 
 
 def classic_cli(*args) -> dict:
-    env = {key: value for key, value in os.environ.items() if key != "SPARK_REMOTE"}
+    env = classic_environment()
     run = subprocess.run([sys.executable, "-m", "jobs.cli", *args, "--json"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -17,14 +17,14 @@ import time
 
 from pyspark.sql import SparkSession
 
-from pipelines.errors import RunLockedError
+from pipelines.errors import RunLockedError, TableError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import SPARK_ERRORS, TableLocation
 from schemas.run_state import RUN_LEASES
 
 #: Delta's optimistic-concurrency failures: another transaction committed first.
-_CONFLICTS = ("DELTA_CONCURRENT", "ConcurrentAppend", "ConcurrentDelete", "ConcurrentTransaction",
-              "MetadataChanged", "ProtocolChanged")
+_CONFLICTS = ("DELTA_CONCURRENT", "Concurrent", "MetadataChanged", "ProtocolChanged", "DELTA_METADATA_CHANGED",
+              "DELTA_PROTOCOL_CHANGED")
 
 
 def _conflict(exc: Exception) -> bool:
@@ -73,9 +73,21 @@ class RunLease:
         rows = delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}").collect()
         return rows[0].asDict() if rows else {}
 
+    def _ensure_table(self, attempts: int = 5) -> None:
+        """Create the lease table when missing. Two runs may create it at the same instant (the
+        first runs anywhere), and one may look while the other's creation is half done: retried."""
+        for attempt in range(attempts):
+            try:
+                delta_tables.ensure_table(self.spark, self.table, RUN_LEASES)
+                return
+            except (TableError, *SPARK_ERRORS):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(self.poll_seconds)
+
     def acquire(self) -> None:
         """Take the lease, waiting up to ``wait_seconds``; RunLockedError names the holder."""
-        delta_tables.ensure_table(self.spark, self.table, RUN_LEASES)
+        self._ensure_table()
         deadline = time.monotonic() + self.wait_seconds
         while not self._claim():
             if time.monotonic() >= deadline:

@@ -100,13 +100,18 @@ def fetch_delta_jars(cache_dir: str | os.PathLike | None = None) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in glob.glob(str(directory / "*.jar")):  # an incomplete fetch, or another Delta version
         os.remove(stale)
-    env = {key: value for key, value in os.environ.items() if key != "SPARK_REMOTE"}  # a local JVM resolves
     subprocess.run([sys.executable, "-m", "pipelines.io.spark_session", str(directory)], check=True,
-                   env={**env, "PYTHONPATH": _project_root()})
+                   env={**classic_environment(), "PYTHONPATH": _project_root()})
     if not glob.glob(str(directory / "io.delta_delta-spark_*.jar")):
         raise RuntimeError(f"Delta jars were not resolved into {directory}; is Maven Central reachable?")
     (directory / ".complete").write_text(delta_maven_coordinate() + "\n")
     return cached_jars(directory)
+
+
+def classic_environment() -> dict[str, str]:
+    """This process's environment without what points a new process at Spark Connect."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_LOCAL_REMOTE")}
 
 
 def _project_root() -> str:
