@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--merge", action="store_true",
                           help="merge the range into the outputs instead of replacing it "
                                "(when several payload tables feed the same outputs)")
+    backfill.add_argument("--dates-per-slice", type=int, default=None,
+                          help="work through the range in slices of at most this many payload dates, "
+                               "printing progress after each (default 7)")
     backfill.add_argument("--wait-seconds", type=float, help="wait this long for another run's lock (state.lock_wait_seconds)")
     backfill.add_argument("--json", action="store_true", help="print the run report as JSON")
 
@@ -119,12 +122,13 @@ def print_report(report, as_json: bool, written: bool = True) -> None:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from pipelines.runs.backfill import run_backfill
+    from pipelines.runs.backfill import DEFAULT_DATES_PER_SLICE, run_backfill
     from pipelines.runs.lifecycle import DateRange
 
     settings = settings_from(args)
     dates = DateRange(args.start_date, args.end_date)
-    report = run_backfill(spark_for(settings), settings, dates, merge=args.merge)
+    per_slice = DEFAULT_DATES_PER_SLICE if args.dates_per_slice is None else args.dates_per_slice
+    report = run_backfill(spark_for(settings), settings, dates, merge=args.merge, dates_per_slice=per_slice)
     print_report(report, args.json)
     return 0 if report.ok else 3
 

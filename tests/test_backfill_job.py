@@ -80,6 +80,44 @@ def test_rerun_gives_identical_tables(spark, workspace, capsys):
     assert first == second and all(first.values())
 
 
+def test_a_sliced_backfill_prints_progress_and_gives_the_tables_of_one_pass(spark, workspace, capsys):
+    tmp, config = workspace
+    from schemas.payload import GATEWAY_PAYLOAD
+    rows = sp.payload_rows(240, seed=5, days=3, malformed_share=0.1)
+    payload = TableLocation(str(tmp / "payload"))
+    write_table(sp.payload_frame(spark, rows, PayloadGeneration.GATEWAY), payload)
+    q, a = sp.chat_request("q?"), sp.chat_completion("a.")
+    undated = gateway_row("undated", q, a, request_date=None, request_time=None)
+    # a day the payload does not hold any more: a whole-table backfill must clear it
+    gone = gateway_row("gone", q, a, when=dt.datetime(2025, 11, 20, 9, tzinfo=dt.timezone.utc))
+    write_table(spark.createDataFrame([undated, gone], GATEWAY_PAYLOAD), payload, mode="append")
+
+    assert backfill(config, payload) == 0
+    one_pass = {name: table_rows(spark, tmp / name) for name in ("request_logs", "assessment_logs", "quarantine")}
+    assert any('"gone"' in row for row in one_pass["request_logs"])
+    assert any('"undated"' in row for row in one_pass["quarantine"])
+    capsys.readouterr()
+
+    spark.sql(f"DELETE FROM delta.`{payload.value}` WHERE databricks_request_id = 'gone'")
+    assert backfill(config, payload, "--dates-per-slice", "1") == 0
+    out = capsys.readouterr().out
+    # three payload dates, one slice each, then the undated rows
+    assert [line.split(":")[0].strip() for line in out.splitlines() if line.strip().startswith("slice ")] == \
+        ["slice 1/4 (... to 2025-12-01)", "slice 2/4 (2025-12-02 to 2025-12-02)", "slice 3/4 (2025-12-03 to ...)",
+         "slice 4/4 (rows without a date)"]
+    report = json.loads(out[out.index("{"):])
+    assert report["ok"] and report["rows_read"] == 241
+    sliced = {name: table_rows(spark, tmp / name) for name in ("request_logs", "assessment_logs", "quarantine")}
+    expected = dict(one_pass, request_logs=[row for row in one_pass["request_logs"] if '"gone"' not in row])
+    assert sliced == expected
+
+
+def test_a_bad_slice_size_is_refused_before_anything_runs(workspace, capsys):
+    tmp, config = workspace
+    assert backfill(config, tmp / "payload", "--dates-per-slice", "0") == 2
+    assert "--dates-per-slice must be at least 1" in capsys.readouterr().err
+
+
 def test_range_backfill_rewrites_only_that_range(spark, workspace, capsys):
     tmp, config = workspace
     day1 = dt.datetime(2025, 12, 1, 9, tzinfo=dt.timezone.utc)

@@ -45,15 +45,23 @@ def assign_destination(df: DataFrame) -> DataFrame:
     return df.withColumn("reason", reason).withColumn("destination", classify.destination(F.col("reason"), is_fb))
 
 
-def classify_rows(normalized: DataFrame, repeated=None) -> DataFrame:
+def feedback_candidates(df: DataFrame) -> DataFrame:
+    """The rows whose request body may hold feedback: it names ``...assessments`` or has a
+    ``\\u`` escape (which could spell that key). A cheap text search that lets the
+    assessment-logs pass parse only those bodies; every feedback row is among them."""
+    raw = F.col("request_raw")
+    return df.where(raw.contains("assessments") | raw.contains("\\u"))
+
+
+def classify_rows(normalized: DataFrame, repeated=None, feedback_only: bool = False) -> DataFrame:
     """Every distinct row of a normalized payload frame with its request body parsed and its
     destination (``reason`` when quarantined). ``repeated``: see
-    :func:`classify.collapse_duplicates`."""
-    return (
-        classify.collapse_duplicates(normalized, repeated)
-        .transform(parse_requests)
-        .transform(assign_destination)
-    )
+    :func:`classify.collapse_duplicates`. ``feedback_only``: only the
+    :func:`feedback_candidates` among them (for the assessment-logs pass)."""
+    distinct = classify.collapse_duplicates(normalized, repeated)
+    if feedback_only:
+        distinct = distinct.transform(feedback_candidates)
+    return distinct.transform(parse_requests).transform(assign_destination)
 
 
 def classify_payload(payload: DataFrame, repeated=None) -> DataFrame:

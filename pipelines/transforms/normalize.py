@@ -132,21 +132,35 @@ def normalize_payload(df: DataFrame) -> DataFrame:
     )
 
 
-def date_range_filter(df: DataFrame, start, end) -> Column:
-    """Rows whose payload date (or, where the date is null, request time) is in [start, end];
-    written on the raw columns so that Delta can prune files."""
+def _date_columns(df: DataFrame) -> tuple[Column | None, Column | None]:
+    """The payload's date column and its request time as a timestamp (None when absent), as
+    raw columns, so that filters on them let Delta prune files."""
     generation = detect_generation(df.columns)
     date_col, time_col = (
         ("date", "timestamp_ms") if generation is PayloadGeneration.LEGACY else ("request_date", "request_time")
     )
-    in_range = F.lit(False)
-    if date_col in df.columns:
-        in_range = F.col(date_col).between(F.lit(start), F.lit(end))
+    date = F.col(date_col) if date_col in df.columns else None
+    time = None
     if time_col in df.columns:
         time = F.col(time_col)
         if time_col == "timestamp_ms":
             millis = F.col(time_col).try_cast("bigint")
             time = F.when(millis.between(MIN_EPOCH_MS, MAX_EPOCH_MS), F.timestamp_millis(millis))
-        no_date = F.col(date_col).isNull() if date_col in df.columns else F.lit(True)
+    return date, time
+
+
+def date_range_filter(df: DataFrame, start, end) -> Column:
+    """Rows whose payload date (or, where the date is null, request time) is in [start, end]."""
+    date, time = _date_columns(df)
+    in_range = F.lit(False) if date is None else date.between(F.lit(start), F.lit(end))
+    if time is not None:
+        no_date = F.lit(True) if date is None else date.isNull()
         in_range = in_range | (no_date & F.to_date(time).between(F.lit(start), F.lit(end)))
     return in_range
+
+
+def undated_filter(df: DataFrame) -> Column:
+    """Rows with neither a payload date nor a usable request time: in no date range."""
+    date, time = _date_columns(df)
+    no_date = F.lit(True) if date is None else date.isNull()
+    return no_date & (F.lit(True) if time is None else F.to_date(time).isNull())
