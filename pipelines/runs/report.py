@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from pipelines.transforms import classify
+from pipelines.transforms.columns import built_once
 from schemas.quarantine import QUARANTINE_REASONS
 from schemas.shapes import ALL_REQUEST_SHAPES, ALL_RESPONSE_SHAPES, STATUS_CLASSES, TRACE_FORMATS, UNRECOGNIZED
 
@@ -108,6 +109,7 @@ def _tally(prefix: str, value: Column, names, weight: Column | None = None) -> l
     return [_count_where(value == name, weight).alias(f"{prefix}:{name}") for name in names]
 
 
+@built_once
 def classified_metrics() -> list[Column]:
     """Counts over the classified rows (one per distinct payload row)."""
     dest = F.col("destination")
@@ -125,6 +127,7 @@ def classified_metrics() -> list[Column]:
     ]
 
 
+@built_once
 def request_log_metrics() -> list[Column]:
     """Counts over the request-logs rows, by shape and trace format."""
     trace = F.coalesce(F.col("schema_version"), F.lit(UNRECOGNIZED))
@@ -142,6 +145,7 @@ def request_log_metrics() -> list[Column]:
     ]
 
 
+@built_once
 def output_metrics() -> list[Column]:
     return [F.count(F.lit(1)).alias("derived")]
 

@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.transforms import classify, feedback, request, response
+from pipelines.transforms.columns import built_once, with_steps
 from pipelines.transforms.json_values import scalar_string
 from pipelines.transforms.normalize import normalize_payload, payload_row_json, restore_bodies
 from schemas.assessment_logs import ASSESSMENT_LOGS
@@ -25,24 +26,35 @@ def _body_shape(raw: Column, parsed: Column, shape: Column) -> Column:
     return F.when(raw.isNull(), F.lit(NOT_LOGGED)).when(~parsed, F.lit(NOT_JSON)).otherwise(shape)
 
 
+@built_once
+def _request_parse_steps() -> list[dict[str, Column]]:
+    body, is_fb = F.col("request_body"), F.col("is_feedback")
+    return [
+        {"request_body": request.parse_request(F.col("request_raw"))},
+        {"request_parsed": request.is_json(F.col("request_raw"), body),
+         "is_feedback": F.coalesce(feedback.is_feedback(body), F.lit(False))},
+        {"assessments": F.when(is_fb, feedback.assessment_items(body))},
+        {"feedback_problem": F.when(is_fb, feedback.feedback_problem(body, F.col("assessments")))},
+    ]
+
+
 def parse_requests(df: DataFrame) -> DataFrame:
     """The request body parsed once (``request_body``), whether it was JSON, whether the row is
     feedback, and for feedback rows their assessments and what is wrong with them."""
-    body = F.col("request_body")
-    parsed = df.withColumn("request_body", request.parse_request(F.col("request_raw")))
-    parsed = parsed.withColumns({
-        "request_parsed": request.is_json(F.col("request_raw"), body),
-        "is_feedback": F.coalesce(feedback.is_feedback(body), F.lit(False)),
-    })
-    items = F.when(F.col("is_feedback"), feedback.assessment_items(body))
-    return parsed.withColumn("assessments", items).withColumn(
-        "feedback_problem", F.when(F.col("is_feedback"), feedback.feedback_problem(body, F.col("assessments"))))
+    return with_steps(df, _request_parse_steps())
+
+
+@built_once
+def _destination_steps() -> list[dict[str, Column]]:
+    is_fb = F.col("is_feedback")
+    return [
+        {"reason": classify.quarantine_reason(is_fb, F.col("feedback_problem"))},
+        {"destination": classify.destination(F.col("reason"), is_fb)},
+    ]
 
 
 def assign_destination(df: DataFrame) -> DataFrame:
-    is_fb = F.col("is_feedback")
-    reason = classify.quarantine_reason(is_fb, F.col("feedback_problem"))
-    return df.withColumn("reason", reason).withColumn("destination", classify.destination(F.col("reason"), is_fb))
+    return with_steps(df, _destination_steps())
 
 
 def feedback_candidates(df: DataFrame) -> DataFrame:
@@ -72,44 +84,47 @@ def classify_payload(payload: DataFrame, repeated=None) -> DataFrame:
 # --- request logs: the only pass that reads response bodies ----------------------------------
 
 
+@built_once
+def _request_field_steps() -> list[dict[str, Column]]:
+    body, record, root = F.col("request_body"), F.col("_record"), F.col("_root")
+    return [
+        {"_record": request.pyfunc_record(body)},
+        {"_root": request.unwrap_request(body, record)},
+        {"request": request.user_query(root),
+         "request_shape": _body_shape(F.col("request_raw"), F.col("request_parsed"), request.request_shape(root, record)),
+         "conversation_id": request.conversation_id(body, record)},
+    ]
+
+
 def extract_request_fields(df: DataFrame) -> DataFrame:
-    body = F.col("request_body")
-    record = request.pyfunc_record(body)
-    return df.withColumn("_record", record).withColumn("_root", request.unwrap_request(body, F.col("_record"))).withColumns({
-        "request": request.user_query(F.col("_root")),
-        "request_shape": _body_shape(F.col("request_raw"), F.col("request_parsed"),
-                                     request.request_shape(F.col("_root"), F.col("_record"))),
-        "conversation_id": request.conversation_id(body, F.col("_record")),
-    }).drop("_record", "_root", "request_body")
+    return with_steps(df, _request_field_steps()).drop("_record", "_root", "request_body")
+
+
+@built_once
+def _response_field_steps() -> list[dict[str, Column]]:
+    raw, body, stream = F.col("response_raw"), F.col("_body"), F.col("_stream")
+    predicted, root, root_string, chunks = F.col("_predicted"), F.col("_root"), F.col("_root_string"), F.col("_chunks")
+    found, keys = F.col("_trace"), F.col("_trace_keys")
+    return [
+        {"_body": response.parse_response(raw), "_stream": response.is_stream(raw)},
+        {"_bare": response.bare_value(raw, body),
+         "_predicted": F.when(~stream, response.prediction(F.try_element_at(body, F.lit(1)))),
+         "_chunks": F.when(stream, body)},
+        {"_root": F.when(predicted.isNotNull(), response.predicted_item(predicted))
+                   .when(~stream, F.try_element_at(body, F.lit(1))),
+         "_root_string": F.coalesce(scalar_string(predicted), scalar_string(F.col("_bare")))},
+        {"response": response.answer(root, root_string, chunks),
+         "response_shape": _body_shape(raw, body.isNotNull() | F.col("_bare").isNotNull(),
+                                       response.response_shape(root, root_string, chunks, predicted)),
+         "_trace": response.found_trace(body, root, chunks)},
+        {"_trace_keys": response.trace_keys(found)},
+        {"trace": response.trace_text(found, keys), "schema_version": response.trace_format(found, keys)},
+    ]
 
 
 def extract_response_fields(df: DataFrame) -> DataFrame:
-    raw = F.col("response_raw")
-    parsed = df.withColumn("_body", response.parse_response(raw)).withColumn("_stream", response.is_stream(raw))
-    body, stream = F.col("_body"), F.col("_stream")
-    parsed = parsed.withColumns({
-        "_bare": response.bare_value(raw, body),
-        "_predicted": F.when(~stream, response.prediction(F.try_element_at(body, F.lit(1)))),
-        "_chunks": F.when(stream, body),
-    })
-    predicted = F.col("_predicted")
-    rooted = parsed.withColumns({
-        "_root": F.when(predicted.isNotNull(), response.predicted_item(predicted))
-                  .when(~stream, F.try_element_at(body, F.lit(1))),
-        "_root_string": F.coalesce(scalar_string(predicted), scalar_string(F.col("_bare"))),
-    })
-    root, root_string, chunks = F.col("_root"), F.col("_root_string"), F.col("_chunks")
-    with_trace = rooted.withColumns({
-        "response": response.answer(root, root_string, chunks),
-        "response_shape": _body_shape(raw, body.isNotNull() | F.col("_bare").isNotNull(),
-                                      response.response_shape(root, root_string, chunks, predicted)),
-        "_trace": response.found_trace(body, root, chunks),
-    }).withColumn("_trace_keys", response.trace_keys(F.col("_trace")))
-    found, keys = F.col("_trace"), F.col("_trace_keys")
-    return with_trace.withColumns({
-        "trace": response.trace_text(found, keys),
-        "schema_version": response.trace_format(found, keys),
-    }).drop("_body", "_stream", "_bare", "_predicted", "_chunks", "_root", "_root_string", "_trace", "_trace_keys")
+    return with_steps(df, _response_field_steps()).drop(
+        "_body", "_stream", "_bare", "_predicted", "_chunks", "_root", "_root_string", "_trace", "_trace_keys")
 
 
 #: Columns the request-logs pass carries beside the table's, for the run's counts.
