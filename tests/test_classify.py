@@ -97,3 +97,15 @@ def test_the_report_names_the_dates_read_and_leaves_out_null_dates(gateway_paylo
     report = derive_outputs(normalize_payload(gateway_payload(rows)), Discard())
     assert report.dates == [DAY, next_day.date()]
     assert report.as_dict()["dates"] == [DAY.isoformat(), next_day.date().isoformat()]
+
+
+def test_the_assessment_pass_finds_feedback_whose_keys_are_written_with_escapes(gateway_payload):
+    # the pass parses only bodies that may hold feedback; "text\u005fassessments" is that key too
+    plain = json.dumps(feedback_request("r1", "a@b", retrieval=False))
+    escaped = plain.replace('"text_assessments"', '"text\\u005fassessments"')
+    assert escaped != plain and json.loads(escaped) == json.loads(plain)
+    rows = [gateway_row("plain", plain, "{}"), gateway_row("escaped", escaped, "{}"),
+            gateway_row("chat", GOOD_REQUEST, GOOD_RESPONSE)]
+    report = derive_outputs(normalize_payload(gateway_payload(rows)), Discard())
+    assert (report.feedback_rows, report.assessment_rows, report.request_logs_rows) == (2, 2, 1)
+    assert report.ok, report.checks

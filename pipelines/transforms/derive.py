@@ -57,12 +57,16 @@ def assign_destination(df: DataFrame) -> DataFrame:
     return with_steps(df, _destination_steps())
 
 
+def may_hold_feedback(raw: Column) -> Column:
+    """Whether a request body may hold feedback: it names ``...assessments``, or it has a
+    ``\\u`` escape (which could spell that key). A cheap text search: every feedback body
+    passes it, so the assessment-logs pass parses only the bodies that do."""
+    return F.coalesce(raw.contains("assessments") | raw.contains("\\u"), F.lit(False))
+
+
 def feedback_candidates(df: DataFrame) -> DataFrame:
-    """The rows whose request body may hold feedback: it names ``...assessments`` or has a
-    ``\\u`` escape (which could spell that key). A cheap text search that lets the
-    assessment-logs pass parse only those bodies; every feedback row is among them."""
-    raw = F.col("request_raw")
-    return df.where(raw.contains("assessments") | raw.contains("\\u"))
+    """The rows whose request body :func:`may_hold_feedback`."""
+    return df.where(may_hold_feedback(F.col("request_raw")))
 
 
 def classify_rows(normalized: DataFrame, repeated=None, feedback_only: bool = False) -> DataFrame:
