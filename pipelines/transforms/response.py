@@ -7,7 +7,15 @@ streamed body (a JSON array of chunks) a list of chunks.
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from pipelines.transforms.json_values import content_text, get, join_texts, last_where, present, scalar_string
+from pipelines.transforms.json_values import (
+    content_text,
+    get,
+    join_texts,
+    last_where,
+    present,
+    scalar_string,
+    transform_with,
+)
 from schemas.bodies import PARSE_OPTIONS, RESPONSE_BODY, RESPONSE_ITEM, TRACE_VERSION_KEY
 from schemas.shapes import PYFUNC_PREFIX
 
@@ -109,10 +117,9 @@ def _stream_chat_agent_text(chunks: Column) -> Column:
         & (F.coalesce(F.length(delta_text(c)), F.lit(0)) > 0),
     )
     last_id = get(F.try_element_at(answering, F.lit(-1))["delta"], "$.id", "string")
-    return join_texts(
-        F.transform(F.filter(answering, lambda c: get(c["delta"], "$.id", "string").eqNullSafe(last_id)), delta_text),
-        "",
-    )
+    return join_texts(transform_with(
+        answering, last_id,
+        lambda c, last: F.when(get(c["delta"], "$.id", "string").eqNullSafe(last), delta_text(c))), "")
 
 
 TEXT_DELTA, ITEM_DONE, COMPLETED = "response.output_text.delta", "response.output_item.done", "response.completed"
@@ -126,12 +133,13 @@ def _stream_responses_text(chunks: Column) -> Column:
     message_events = F.filter(
         chunks, lambda c: (c["type"] == TEXT_DELTA) | ((c["type"] == ITEM_DONE) & (c["item"]["type"] == "message")))
     last_event = F.try_element_at(message_events, F.lit(-1))
-    last_item = last_event["item_id"]
-    deltas = F.filter(chunks, lambda c: (c["type"] == TEXT_DELTA) & c["item_id"].eqNullSafe(last_item))
+    deltas = transform_with(
+        chunks, last_event["item_id"],
+        lambda c, last: F.when((c["type"] == TEXT_DELTA) & c["item_id"].eqNullSafe(last), scalar_string(c["delta"])))
     return (
         F.when(completed.isNotNull(), _output_text(completed["response"]["output"]))
         .when(last_event["type"] == ITEM_DONE, content_text(last_event["item"]["content"]))
-        .otherwise(join_texts(F.transform(deltas, lambda c: scalar_string(c["delta"])), ""))
+        .otherwise(join_texts(deltas, ""))
     )
 
 
