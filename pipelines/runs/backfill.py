@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.config import Settings
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
-from pipelines.runs.lifecycle import DateRange, payload_location, run_job
+from pipelines.runs.lifecycle import DateRange, dates_predicate, payload_location, run_job
 from pipelines.runs.outputs import (
     OUTPUTS,
     AfterWrite,
@@ -60,11 +60,7 @@ class Slice:
         """The rows of an output ``column`` (a date or a timestamp) this slice replaces."""
         if self.undated:
             return f"{column} IS NULL"
-        if self.whole_table:
-            return None
-        parts = [] if self.open_start else [f"{column} >= '{self.first}'"]
-        parts += [] if self.open_end else [f"{column} < '{self.last + dt.timedelta(days=1)}'"]
-        return " AND ".join(parts)
+        return dates_predicate(column, None if self.open_start else self.first, None if self.open_end else self.last)
 
     def describe(self) -> str:
         if self.undated:

@@ -29,6 +29,14 @@ from pipelines.transforms.normalize import date_range_filter
 from schemas.run_history import RUN_HISTORY
 
 
+def dates_predicate(column: str, first: dt.date | None, last: dt.date | None) -> str | None:
+    """SQL predicate on a date or timestamp ``column``: the days ``first`` to ``last``
+    (inclusive); a side given as None is open. None when both are."""
+    parts = [] if first is None else [f"{column} >= '{first}'"]
+    parts += [] if last is None else [f"{column} < '{last + dt.timedelta(days=1)}'"]
+    return " AND ".join(parts) or None
+
+
 @dataclass(frozen=True)
 class DateRange:
     """Inclusive range of payload dates; both None means the whole table."""
@@ -47,9 +55,7 @@ class DateRange:
 
     def predicate(self, column: str) -> str | None:
         """SQL predicate on a date or timestamp column (None: the whole table)."""
-        if self.whole_table:
-            return None
-        return f"{column} >= '{self.start}' AND {column} < '{self.end + dt.timedelta(days=1)}'"
+        return None if self.whole_table else dates_predicate(column, self.start, self.end)
 
     def describe(self) -> str:
         return "all dates" if self.whole_table else f"dates {self.start} to {self.end}"
