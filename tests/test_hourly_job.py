@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.config import load_settings
+from pipelines.errors import RunLockedError
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
 from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
@@ -126,6 +127,23 @@ def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path
     assert "another run holds the lock" in err and "other-run" in err
     assert not (tmp_path / "request_logs").exists()  # the refused run wrote nothing
     assert main(["hourly", "--config", str(tmp_path / "conf.yaml")]) == 0
+
+
+def test_a_waiting_run_only_looks_while_another_holds_the_lease_and_the_holder_releases_it(spark, tmp_path):
+    # A waiter that MERGEd every poll would rewrite the lease's file each time and make the
+    # holder's release fail with conflicts (the lease then stayed until it expired).
+    settings = make_config(tmp_path)
+    lock = TableLocation(settings.state.lock)
+    with RunLease(spark, settings.state.lock, settings.tables.request_logs, "holder", "backfill"):
+        before = table_version(spark, lock)
+        waiter = RunLease(spark, settings.state.lock, settings.tables.request_logs, "waiter", "hourly",
+                          wait_seconds=3, poll_seconds=0.5)
+        with pytest.raises(RunLockedError, match="holder"):
+            waiter.acquire()
+        assert table_version(spark, lock) <= before + 1  # its first ask only; then it read
+    assert read_table(spark, lock).count() == 0
+    with waiter:
+        assert [r["run_id"] for r in read_table(spark, lock).collect()] == ["waiter"]
 
 
 def test_run_history_records_each_run_and_reconciles(spark, tmp_path, history):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -48,9 +49,14 @@ class RunLease:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def _claim(self) -> bool | None:
+    def _claim(self, look_first: bool = False) -> bool | None:
         """One conditional MERGE: take the lease when free, expired or already ours. None when
-        another run's commit conflicted with this one (try again)."""
+        another run's commit conflicted with this one (try again). With ``look_first`` it reads the
+        lease before and does not MERGE while another run holds it: a MERGE rewrites the lease's file
+        even when it changes nothing, so a waiter that MERGEd every poll would keep failing the
+        holder's renewal and release with conflicts."""
+        if look_first and self._held_by_another_run():
+            return False
         holder = f"{socket.gethostname()} pid {os.getpid()}"
         source = (f"SELECT {_sql_text(self.lease)} AS lease, {_sql_text(self.run_id)} AS run_id, "
                   f"{_sql_text(self.job)} AS job, {_sql_text(holder)} AS holder, current_timestamp() AS acquired_at, "
@@ -67,6 +73,11 @@ class RunLease:
                 raise
             return None
         return self.holder().get("run_id") == self.run_id
+
+    def _held_by_another_run(self) -> bool:
+        rows = (delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}")
+                .selectExpr("run_id", "expires_at >= current_timestamp() AS live").collect())
+        return bool(rows) and rows[0]["run_id"] != self.run_id and bool(rows[0]["live"])
 
     def holder(self) -> dict:
         """The lease's row (empty when nobody holds it)."""
@@ -89,7 +100,9 @@ class RunLease:
         """Take the lease, waiting up to ``wait_seconds``; RunLockedError names the holder."""
         self._ensure_table()
         deadline = time.monotonic() + self.wait_seconds
-        while not self._claim():
+        look_first = False  # the first ask MERGEs at once: the usual case is a free lease
+        while not self._claim(look_first):
+            look_first = True
             if time.monotonic() >= deadline:
                 holder = self.holder()
                 raise RunLockedError(
@@ -114,12 +127,14 @@ class RunLease:
                 return
             period = self.poll_seconds if held is None else self.lease_seconds / 3
 
-    def release(self) -> None:
-        """Stop renewing and delete the lease (only if still this run's)."""
+    def release(self, attempts: int = 20) -> None:
+        """Stop renewing and delete the lease (only if still this run's). A DELETE that conflicts
+        with another run's commit is retried; if it never gets through, the lease is left to
+        expire and a warning says so (the run's own work is done by then)."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        for _ in range(5):
+        for attempt in range(attempts):
             try:
                 self.spark.sql(f"DELETE FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} "
                                f"AND run_id = {_sql_text(self.run_id)}")
@@ -127,7 +142,9 @@ class RunLease:
             except SPARK_ERRORS as exc:
                 if not _conflict(exc):
                     raise
-                time.sleep(self.poll_seconds)
+                time.sleep(self.poll_seconds * min(attempt + 1, 5))
+        print(f"warning: could not release the lease on {self.lease} (lease table {self.table}) after "
+              f"{attempts} conflicting attempts; it expires at its expires_at", file=sys.stderr)
 
     def __enter__(self) -> "RunLease":
         self.acquire()
