@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pyspark.find_spark_home import _find_spark_home
 
-from pipelines.io.spark_session import DELTA_CONF, ENGINE_CONF, RUNTIME_CONF, cached_jars, default_jars_cache, fetch_delta_jars
+from pipelines.io.spark_session import DELTA_CONF, ENGINE_CONF, RUNTIME_CONF, STATIC_CONF, cached_jars, default_jars_cache, fetch_delta_jars
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SERVER_CONF = {
@@ -47,7 +47,7 @@ class ConnectServer:
 
     def start(self, timeout: float = 180) -> "ConnectServer":
         jars = cached_jars(default_jars_cache()) or fetch_delta_jars()
-        conf = {**SERVER_CONF, **DELTA_CONF, **RUNTIME_CONF, **ENGINE_CONF,
+        conf = {**SERVER_CONF, **STATIC_CONF, **DELTA_CONF, **RUNTIME_CONF, **ENGINE_CONF,
                 "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(self.port)}
         command = [os.path.join(_find_spark_home(), "bin", "spark-submit"), "--class", SERVER_CLASS,
                    "--master", self.master, "--jars", ",".join(jars)]

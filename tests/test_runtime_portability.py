@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.io.spark_session import STATIC_CONF
+
 REPO = Path(__file__).resolve().parents[1]
 CLASSIC_ONLY = {"sparkContext", "SparkContext", "_jvm", "_jsc", "rdd", "persist", "unpersist", "cache", "DeltaTable"}
 
@@ -28,3 +30,10 @@ def test_the_check_sees_a_classic_only_call(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('"""persist in a docstring is fine"""\nspark.sparkContext.setLogLevel("ERROR")  # cache\n')
     assert [name for _, name in code_names(sample) if name in CLASSIC_ONLY] == ["sparkContext"]
+
+
+def test_sessions_this_project_starts_keep_a_whole_run_of_generated_code(spark):
+    # Spark keeps 100 generated classes by default; a run makes about 190, so every hourly run
+    # compiled them all again. Static: only where the engine starts (local, the Connect server).
+    for key, value in STATIC_CONF.items():
+        assert spark.conf.get(key) == value
