@@ -74,14 +74,16 @@ class RunLease:
             return None
         return self.holder().get("run_id") == self.run_id
 
+    def _lease_row(self):
+        return delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}")
+
     def _held_by_another_run(self) -> bool:
-        rows = (delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}")
-                .selectExpr("run_id", "expires_at >= current_timestamp() AS live").collect())
+        rows = self._lease_row().selectExpr("run_id", "expires_at >= current_timestamp() AS live").collect()
         return bool(rows) and rows[0]["run_id"] != self.run_id and bool(rows[0]["live"])
 
     def holder(self) -> dict:
         """The lease's row (empty when nobody holds it)."""
-        rows = delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}").collect()
+        rows = self._lease_row().collect()
         return rows[0].asDict() if rows else {}
 
     def _ensure_table(self, attempts: int = 5) -> None:
