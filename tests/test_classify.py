@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from pipelines.runs.outputs import Discard, derive_outputs
-from pipelines.transforms.derive import classify_payload, quarantine, request_logs
+from pipelines.runs.outputs import Discard, decide_duplicates, derive_outputs
+from pipelines.transforms.classify import KeptRows
+from pipelines.transforms.derive import classify_payload, classify_rows, quarantine, request_logs
 from pipelines.transforms.normalize import normalize_payload
 from pipelines.samples.sample_payloads import chat_completion, chat_request, feedback_request
 from schemas.payload import GATEWAY_PAYLOAD
@@ -50,6 +51,52 @@ def test_listed_repeated_ids_give_the_same_rows_as_finding_them(gateway_payload)
     assert sorted(map(tuple, found.select(columns).collect()), key=str) == \
         sorted(map(tuple, listed.select(columns).collect()), key=str)
     assert classify_payload(gateway_payload(rows[3:]), repeated=[]).count() == 2
+
+
+def _kept(frame):
+    columns = ["databricks_request_id", "response_raw", "status_code", "duplicates_collapsed", "destination"]
+    return sorted(map(tuple, frame.select(columns).collect()), key=str)
+
+
+def test_kept_rows_decided_once_give_the_same_rows_as_ranking_them_in_each_pass(gateway_payload):
+    rows = [gateway_row("dup", GOOD_REQUEST, chat_completion(text)) for text in ("x", "y", "z")]
+    rows += [gateway_row("late", GOOD_REQUEST, GOOD_RESPONSE, when=NOON + dt.timedelta(hours=1)),
+             gateway_row("late", GOOD_REQUEST, GOOD_RESPONSE, status=500),
+             gateway_row("one", GOOD_REQUEST, GOOD_RESPONSE), gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE),
+             gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE)]
+    normalized = normalize_payload(gateway_payload(rows))
+    decided = decide_duplicates(normalized)
+    assert isinstance(decided, KeptRows) and decided.ranked == []
+    assert sorted(r[0] for r in decided.kept.collect()) == ["dup", "late"]
+    expected = [("dup", json.dumps(chat_completion("x")), 200, 2, "request_logs"),
+                ("late", json.dumps(GOOD_RESPONSE), 200, 1, "request_logs"),
+                ("one", json.dumps(GOOD_RESPONSE), 200, 0, "request_logs")]
+    no_id = (None, json.dumps(GOOD_RESPONSE), 200, 0, "quarantine")
+    assert _kept(classify_rows(normalized, decided)) == sorted(expected + [no_id, no_id], key=str)
+    assert _kept(classify_rows(normalized, decided)) == _kept(classify_rows(normalized))
+
+
+def test_identical_copies_of_a_kept_row_are_ranked_and_kept_once(gateway_payload):
+    copy = gateway_row("copy", GOOD_REQUEST, GOOD_RESPONSE)
+    rows = [copy, copy, copy, gateway_row("copy", GOOD_REQUEST, None),
+            gateway_row("other", GOOD_REQUEST, chat_completion("a")), gateway_row("other", GOOD_REQUEST, None)]
+    normalized = normalize_payload(gateway_payload(rows))
+    decided = decide_duplicates(normalized)
+    assert decided.ranked == ["copy"] and [r[0] for r in decided.kept.collect()] == ["other"]
+    assert _kept(classify_rows(normalized, decided)) == [
+        ("copy", json.dumps(GOOD_RESPONSE), 200, 3, "request_logs"),
+        ("other", json.dumps(chat_completion("a")), 200, 1, "request_logs")]
+
+
+def test_a_run_with_decided_duplicates_balances_and_filters_feedback_after_the_choice(gateway_payload):
+    # the assessment pass filters on the request body before the kept row is joined: the choice
+    # must not change with it ("fb" keeps its feedback row, "chat" its chat row over a feedback one)
+    feedback = feedback_request("r1", "a@b")
+    rows = [gateway_row("fb", feedback, "{}"), gateway_row("fb", GOOD_REQUEST, None),
+            gateway_row("chat", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("chat", feedback, None)]
+    report = derive_outputs(normalize_payload(gateway_payload(rows)), Discard())
+    assert (report.feedback_rows, report.request_logs_rows, report.duplicates_collapsed) == (1, 1, 2)
+    assert report.ok, report.checks
 
 
 @pytest.mark.parametrize("row,reason", [

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from pyspark.sql import functions as F
 
 from pipelines.samples.sample_payloads import (
     chat_agent_response,
@@ -17,6 +18,7 @@ from pipelines.samples.sample_payloads import (
     trace_v2,
 )
 from pipelines.transforms.derive import classify_payload, request_log_rows
+from pipelines.transforms.response import is_stream
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -142,3 +144,21 @@ STREAMED_RESPONSES = [
 def test_streamed_responses_answer_is_the_last_message_item(extracted, name, key, answer):
     got = extracted[key]
     assert (got["answer"], got["shape"]) == (answer, "stream_responses")
+
+
+STREAM_CASES = [
+    ('[{"choices": []}]', True),
+    (' \t\r\n [{"type": "response.output_text.delta"}]', True),
+    (" " * 300 + '[{"choices": []}]', True),        # past the characters read first
+    (" " * 300 + '{"choices": []}', False),
+    ('{"content": "[not a stream]"}', False),
+    ("\u000b[1]", True),                             # \\x0b: what \\s matches, as before
+    ("", False),
+    (None, False),
+]
+
+
+def test_a_stream_is_a_body_whose_first_character_past_whitespace_is_a_bracket(spark):
+    frame = spark.createDataFrame([(i, raw) for i, (raw, _) in enumerate(STREAM_CASES)], "case int, raw string")
+    got = dict(frame.select("case", is_stream(F.col("raw"))).collect())
+    assert [got[i] for i in range(len(STREAM_CASES))] == [expected for _, expected in STREAM_CASES]

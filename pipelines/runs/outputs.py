@@ -27,8 +27,8 @@ from schemas import request_logs as request_schema
 #: Called with a table name after each write; lets tests interrupt a run between writes.
 AfterWrite = Optional[Callable[[str], None]]
 
-#: Up to this many repeated request ids are collected and passed as a list (only their rows are
-#: ranked); beyond it duplicates are found with a join in every pass.
+#: Up to this many repeated request ids are collected and their kept rows decided once per run;
+#: beyond it duplicates are found and ranked with a join in every pass.
 MAX_LISTED_REPEATED_IDS = 10_000
 
 ASSESSMENT_IDENTITY = ", ".join(f"'{f.name}', {{side}}.{f.name}" for f in assessment_schema.ASSESSMENT_LOGS.fields)
@@ -182,12 +182,16 @@ class MergeBatch(_Committing):
 # --- the passes --------------------------------------------------------------------------------
 
 
-def repeated_request_ids(normalized: DataFrame):
-    """The repeated request ids of a normalized frame: a list when there are few (one narrow
-    look at the id column), else the frame that finds them (see classify.collapse_duplicates)."""
+def decide_duplicates(normalized: DataFrame):
+    """How the passes of a run collapse repeated request ids (see classify.collapse_duplicates):
+    one narrow look at the id column finds them; when there are few, one look at their rows
+    decides which row each keeps (:class:`classify.KeptRows`), so no pass scans the payload
+    twice; when there are many, the frame that finds them (each pass ranks them with a join)."""
     found = classify.repeated_ids(normalized)
     ids = [row[0] for row in found.select(classify.REQUEST_ID).limit(MAX_LISTED_REPEATED_IDS + 1).collect()]
-    return ids if len(ids) <= MAX_LISTED_REPEATED_IDS else found
+    if len(ids) > MAX_LISTED_REPEATED_IDS:
+        return found
+    return classify.decide_kept_rows(normalized, ids) if ids else []
 
 
 def payload_dates(normalized: DataFrame) -> list[dt.date]:
@@ -200,7 +204,7 @@ def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrit
     """Derive and write the three outputs of a normalized payload frame, one pass each, and
     return the run's counts and checks."""
     if repeated is None:
-        repeated = repeated_request_ids(normalized)
+        repeated = decide_duplicates(normalized)
     classified = classify_rows(normalized, repeated)
     report = RunReport()
 

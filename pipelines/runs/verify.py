@@ -12,7 +12,7 @@ from pipelines.config import Settings
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import DateRange, payload_location, sample_frame
-from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, Discard, OutputTables, derive_outputs, repeated_request_ids
+from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, Discard, OutputTables, derive_outputs, decide_duplicates
 from pipelines.runs.report import RunReport
 from pipelines.transforms.derive import OUTPUT_FRAMES, classify_rows
 from pipelines.transforms.normalize import normalize_payload
@@ -109,7 +109,7 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
     source = payload_location(spark, settings)
     tables = OutputTables.from_settings(settings)
     normalized = normalize_payload(dates.of(delta_tables.read_source(spark, source)))
-    classified = classify_rows(normalized, repeated_request_ids(normalized))
+    classified = classify_rows(normalized, decide_duplicates(normalized))
     findings = {}
     for output in OUTPUTS:
         found = delta_tables.read_table(spark, tables[output.name])

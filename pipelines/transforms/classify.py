@@ -1,5 +1,7 @@
 """Deduplication and the valid/quarantine split: every payload row gets exactly one
 destination (request_logs, assessment_logs or quarantine) and, when quarantined, one reason."""
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -40,15 +42,88 @@ def repeated_ids(normalized: DataFrame) -> DataFrame:
     )
 
 
-def collapse_duplicates(df: DataFrame, repeated: "list[str] | DataFrame | None" = None) -> DataFrame:
+#: The digest of a whole normalized row (:func:`row_fingerprint`) a repeated id keeps.
+KEPT_FINGERPRINT = "_kept_fingerprint"
+KEPT_ROWS_SCHEMA = f"{REQUEST_ID} string, {KEPT_FINGERPRINT} string, duplicates_collapsed bigint"
+
+
+def row_fingerprint(columns: list[str]) -> Column:
+    """A SHA-256 digest of a whole normalized row (every column, nulls included). Only used to
+    tell apart rows that share a request id: where two of them share a digest too, they are
+    ranked instead (see :class:`KeptRows`), so a collision can never keep two rows."""
+    row = F.struct(*[F.col(name) for name in columns])
+    return F.sha2(F.to_json(row, {"ignoreNullFields": "false",
+                                  "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"}), 256)
+
+
+@dataclass(frozen=True)
+class KeptRows:
+    """Which row each repeated request id keeps, decided once for a run (:func:`decide_kept_rows`)
+    so that each pass keeps it with one scan and a small broadcast join, instead of scanning
+    the payload a second time to rank the repeated rows.
+
+    ``kept``: a small frame (KEPT_ROWS_SCHEMA) of the ids whose preferred row is the only one
+    with its content, with that row's digest and the rows it stands for beyond itself.
+    ``ranked``: the ids whose preferred row has identical copies (a payload row logged twice):
+    no digest can tell those apart, so each pass ranks these ids' rows as before."""
+    kept: DataFrame
+    ranked: list[str]
+
+
+def decide_kept_rows(normalized: DataFrame, ids: list[str]) -> KeptRows:
+    """The :class:`KeptRows` of a normalized frame's repeated ``ids`` (a list collected by
+    :func:`repeated_ids`): one look at those ids' rows, the same choice as :func:`preference_key`
+    (ties between rows equal on it are broken by their digest, so every run keeps the same)."""
+    candidates = normalized.where(F.col(REQUEST_ID).isin(ids)).withColumn(
+        "_fingerprint", row_fingerprint(normalized.columns))
+    copies = candidates.groupBy(REQUEST_ID, "_fingerprint").agg(
+        F.min(preference_key()).alias("_key"), F.count(F.lit(1)).alias("_copies"))
+    per_id = copies.groupBy(REQUEST_ID).agg(
+        F.min(F.struct("_key", "_fingerprint", "_copies")).alias("_best"),
+        (F.sum("_copies") - 1).alias("duplicates_collapsed"))
+    decided = per_id.select(REQUEST_ID, "_best._fingerprint", "_best._copies", "duplicates_collapsed").collect()
+    kept = [(row[0], row[1], row[3]) for row in decided if row[2] == 1]
+    ranked = sorted(row[0] for row in decided if row[2] > 1)
+    return KeptRows(normalized.sparkSession.createDataFrame(kept, KEPT_ROWS_SCHEMA), ranked)
+
+
+def _ranked(candidates: DataFrame) -> DataFrame:
+    """The preferred row of each request id among ``candidates``, by a window."""
+    by_id = Window.partitionBy(REQUEST_ID)
+    return (
+        candidates.withColumn("_rank", F.row_number().over(by_id.orderBy(preference_key())))
+        .withColumn("duplicates_collapsed", F.count(F.lit(1)).over(by_id) - 1)
+        .where(F.col("_rank") == 1)
+    )
+
+
+def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
+    columns = [*df.columns, "duplicates_collapsed"]
+    rest = df.where(~F.coalesce(F.col(REQUEST_ID).isin(decided.ranked), F.lit(False))) if decided.ranked else df
+    joined = rest.join(F.broadcast(decided.kept), REQUEST_ID, "left")
+    kept = joined.where(
+        F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(df.columns))
+    ).withColumn("duplicates_collapsed", F.coalesce(F.col("duplicates_collapsed"), F.lit(0).cast("bigint")))
+    if not decided.ranked:
+        return kept.select(*columns)
+    return kept.select(*columns).unionByName(_ranked(df.where(F.col(REQUEST_ID).isin(decided.ranked))).select(*columns))
+
+
+def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFrame | None" = None) -> DataFrame:
     """One row per databricks_request_id, chosen by :func:`preference_key`; the column
     ``duplicates_collapsed`` counts the rows it stands for beyond itself. Rows without an id
     are all kept (each is quarantined).
 
-    ``repeated`` are the ids that occur more than once (:func:`repeated_ids`): a list collected
-    beforehand, so that only those rows are ranked and the others pass through unmoved (an empty
-    list: nothing to rank); or None to find them here with a join.
+    ``repeated`` says how the repeated ids are found:
+
+    - :class:`KeptRows` decided once for the run: one scan, the kept rows picked by digest;
+    - a list of the ids that occur more than once (:func:`repeated_ids`), collected
+      beforehand: only those rows are ranked, the others pass through unmoved (an empty list:
+      nothing to rank);
+    - the frame that finds them, or None to find them here with a join.
     """
+    if isinstance(repeated, KeptRows):
+        return _keep_decided(df, repeated)
     columns = [*df.columns, "duplicates_collapsed"]
     if repeated is not None and not isinstance(repeated, DataFrame):
         unique = df if not repeated else df.where(~F.coalesce(F.col(REQUEST_ID).isin(repeated), F.lit(False)))
@@ -61,13 +136,7 @@ def collapse_duplicates(df: DataFrame, repeated: "list[str] | DataFrame | None" 
         unique = df.join(found.select(REQUEST_ID), REQUEST_ID, "left_anti").withColumn(
             "duplicates_collapsed", F.lit(0).cast("bigint"))
         candidates = df.join(found.select(REQUEST_ID), REQUEST_ID, "left_semi")
-    by_id = Window.partitionBy(REQUEST_ID)
-    kept = (
-        candidates.withColumn("_rank", F.row_number().over(by_id.orderBy(preference_key())))
-        .withColumn("duplicates_collapsed", F.count(F.lit(1)).over(by_id) - 1)
-        .where(F.col("_rank") == 1)
-    )
-    return unique.select(*columns).unionByName(kept.select(*columns))
+    return unique.select(*columns).unionByName(_ranked(candidates).select(*columns))
 
 
 def is_2xx(status: Column) -> Column:

@@ -28,9 +28,19 @@ def parse_response(raw: Column) -> Column:
     return F.from_json(raw, RESPONSE_BODY, PARSE_OPTIONS)
 
 
+#: What ``\\s`` matches in a Java regular expression.
+_WHITESPACE = " \t\n\u000b\f\r"
+#: Characters of a body read to find its first one that is not whitespace.
+_HEAD_CHARS = 256
+
+
 def is_stream(raw: Column) -> Column:
-    """A body logged as a JSON array (of stream chunks)."""
-    return F.coalesce(raw.rlike(r"^\s*\["), F.lit(False))
+    """A body logged as a JSON array (of stream chunks): ``^\\s*\\[``. Read on the body's first
+    characters: a regular expression decoded every whole body to a Java string. A body whose
+    first characters are all whitespace is matched whole."""
+    head = F.ltrim(F.substring(raw, 1, _HEAD_CHARS), F.lit(_WHITESPACE))
+    return F.coalesce(
+        F.when(head != "", head.startswith("[")).otherwise(raw.rlike(r"^\s*\[")), F.lit(False))
 
 
 def bare_value(raw: Column, parsed: Column) -> Column:
