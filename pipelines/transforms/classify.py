@@ -97,9 +97,14 @@ def _ranked(candidates: DataFrame) -> DataFrame:
     )
 
 
+def _without_ids(df: DataFrame, ids: list[str]) -> DataFrame:
+    """The rows whose request id is not one of ``ids`` (rows without an id included)."""
+    return df.where(~F.coalesce(F.col(REQUEST_ID).isin(ids), F.lit(False))) if ids else df
+
+
 def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
     columns = [*df.columns, "duplicates_collapsed"]
-    rest = df.where(~F.coalesce(F.col(REQUEST_ID).isin(decided.ranked), F.lit(False))) if decided.ranked else df
+    rest = _without_ids(df, decided.ranked)
     joined = rest.join(F.broadcast(decided.kept), REQUEST_ID, "left")
     kept = joined.where(
         F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(df.columns))
@@ -126,8 +131,7 @@ def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFra
         return _keep_decided(df, repeated)
     columns = [*df.columns, "duplicates_collapsed"]
     if repeated is not None and not isinstance(repeated, DataFrame):
-        unique = df if not repeated else df.where(~F.coalesce(F.col(REQUEST_ID).isin(repeated), F.lit(False)))
-        unique = unique.withColumn("duplicates_collapsed", F.lit(0).cast("bigint"))
+        unique = _without_ids(df, repeated).withColumn("duplicates_collapsed", F.lit(0).cast("bigint"))
         if not repeated:
             return unique.select(*columns)
         candidates = df.where(F.col(REQUEST_ID).isin(repeated))
