@@ -103,11 +103,12 @@ def _without_ids(df: DataFrame, ids: list[str]) -> DataFrame:
 
 
 def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
-    columns = [*df.columns, "duplicates_collapsed"]
+    names = df.columns  # one schema lookup (on Spark Connect, a round trip to the server)
+    columns = [*names, "duplicates_collapsed"]
     rest = _without_ids(df, decided.ranked)
     joined = rest.join(F.broadcast(decided.kept), REQUEST_ID, "left")
     kept = joined.where(
-        F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(df.columns))
+        F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(names))
     ).withColumn("duplicates_collapsed", F.coalesce(F.col("duplicates_collapsed"), F.lit(0).cast("bigint")))
     if not decided.ranked:
         return kept.select(*columns)
