@@ -99,6 +99,33 @@ def test_a_run_with_decided_duplicates_balances_and_filters_feedback_after_the_c
     assert report.ok, report.checks
 
 
+def _narrow_kept(frame):
+    columns = ["databricks_request_id", "request_raw", "status_code", "duplicates_collapsed", "destination"]
+    return sorted(map(tuple, frame.select(columns).collect()), key=str)
+
+
+def test_a_pass_without_responses_keeps_the_rows_the_full_digest_keeps(gateway_payload):
+    # "fb": its kept row is told apart without the response; "same": two rows equal but for the
+    # response (kept once, whichever); "copy": identical copies; "other": a chat row kept over feedback
+    feedback, other_feedback = feedback_request("r1", "a@b"), feedback_request("r2", "c@d")
+    copy = gateway_row("copy", feedback, "{}")
+    rows = [gateway_row("fb", feedback, "{}"), gateway_row("fb", other_feedback, None),
+            gateway_row("same", feedback, chat_completion("x")), gateway_row("same", feedback, chat_completion("y")),
+            gateway_row("same", other_feedback, None), copy, copy,
+            gateway_row("other", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("other", feedback, None),
+            gateway_row("one", feedback, "{}")]
+    normalized = normalize_payload(gateway_payload(rows))
+    decided = decide_duplicates(normalized)
+    assert decided.narrow_ranked == ["copy", "same"]
+    narrow = classify_rows(normalized, decided, feedback_only=True)
+    assert "response_raw" not in narrow.columns
+    full = classify_rows(normalized, decided).where("request_raw LIKE '%assessments%'")
+    assert _narrow_kept(narrow) == _narrow_kept(full)
+    assert sorted((r[0], r[3], r[4]) for r in _narrow_kept(narrow)) == [
+        ("copy", 1, "assessment_logs"), ("fb", 1, "assessment_logs"), ("one", 0, "assessment_logs"),
+        ("same", 2, "assessment_logs")]
+
+
 @pytest.mark.parametrize("row,reason", [
     (gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE), "missing_request_id"),
     (gateway_row("  ", GOOD_REQUEST, GOOD_RESPONSE), "missing_request_id"),

@@ -45,6 +45,9 @@ def repeated_ids(normalized: DataFrame) -> DataFrame:
 #: The digest of a whole normalized row (:func:`row_fingerprint`) a repeated id keeps.
 KEPT_FINGERPRINT = "_kept_fingerprint"
 KEPT_ROWS_SCHEMA = f"{REQUEST_ID} string, {KEPT_FINGERPRINT} string, duplicates_collapsed bigint"
+#: The response body: the one wide column a pass may leave out (see :class:`KeptRows`).
+RESPONSE_BODY = "response_raw"
+NARROW_ROWS_SCHEMA = f"{KEPT_ROWS_SCHEMA}, _narrow_copies bigint"
 
 
 def row_fingerprint(columns: list[str]) -> Column:
@@ -65,26 +68,41 @@ class KeptRows:
     ``kept``: a small frame (KEPT_ROWS_SCHEMA) of the ids whose preferred row is the only one
     with its content, with that row's digest and the rows it stands for beyond itself.
     ``ranked``: the ids whose preferred row has identical copies (a payload row logged twice):
-    no digest can tell those apart, so each pass ranks these ids' rows as before."""
+    no digest can tell those apart, so each pass ranks these ids' rows as before.
+
+    ``narrow``: every repeated id (NARROW_ROWS_SCHEMA) with the digest of its kept row without
+    the response body, and how many of the id's rows share that digest; ``narrow_ranked``: the
+    ids where more than one does. A pass that never reads responses (the assessment-logs pass)
+    keeps the row with that digest, so it does not read every response body for the digest.
+    Rows that share it are equal in every column such a pass reads: it keeps any one of them."""
     kept: DataFrame
     ranked: list[str]
+    narrow: DataFrame
+    narrow_ranked: list[str]
 
 
 def decide_kept_rows(normalized: DataFrame, ids: list[str]) -> KeptRows:
     """The :class:`KeptRows` of a normalized frame's repeated ``ids`` (a list collected by
     :func:`repeated_ids`): one look at those ids' rows, the same choice as :func:`preference_key`
     (ties between rows equal on it are broken by their digest, so every run keeps the same)."""
-    candidates = normalized.where(F.col(REQUEST_ID).isin(ids)).withColumn(
-        "_fingerprint", row_fingerprint(normalized.columns))
-    copies = candidates.groupBy(REQUEST_ID, "_fingerprint").agg(
+    names = normalized.columns
+    candidates = normalized.where(F.col(REQUEST_ID).isin(ids)).withColumns({
+        "_fingerprint": row_fingerprint(names),
+        "_narrow": row_fingerprint([name for name in names if name != RESPONSE_BODY])})
+    copies = candidates.groupBy(REQUEST_ID, "_fingerprint", "_narrow").agg(
         F.min(preference_key()).alias("_key"), F.count(F.lit(1)).alias("_copies"))
     per_id = copies.groupBy(REQUEST_ID).agg(
-        F.min(F.struct("_key", "_fingerprint", "_copies")).alias("_best"),
-        (F.sum("_copies") - 1).alias("duplicates_collapsed"))
-    decided = per_id.select(REQUEST_ID, "_best._fingerprint", "_best._copies", "duplicates_collapsed").collect()
+        F.min(F.struct("_key", "_fingerprint", "_narrow", "_copies")).alias("_best"),
+        (F.sum("_copies") - 1).alias("duplicates_collapsed"),
+        F.collect_list(F.struct("_narrow", "_copies")).alias("_groups"))
+    decided = per_id.select(REQUEST_ID, "_best._fingerprint", "_best._copies", "duplicates_collapsed",
+                            "_best._narrow", "_groups").collect()
     kept = [(row[0], row[1], row[3]) for row in decided if row[2] == 1]
     ranked = sorted(row[0] for row in decided if row[2] > 1)
-    return KeptRows(normalized.sparkSession.createDataFrame(kept, KEPT_ROWS_SCHEMA), ranked)
+    narrow = [(row[0], row[4], row[3], sum(group[1] for group in row[5] if group[0] == row[4])) for row in decided]
+    spark = normalized.sparkSession
+    return KeptRows(spark.createDataFrame(kept, KEPT_ROWS_SCHEMA), ranked,
+                    spark.createDataFrame(narrow, NARROW_ROWS_SCHEMA), sorted(row[0] for row in narrow if row[3] > 1))
 
 
 def _ranked(candidates: DataFrame) -> DataFrame:
@@ -102,17 +120,36 @@ def _without_ids(df: DataFrame, ids: list[str]) -> DataFrame:
     return df.where(~F.coalesce(F.col(REQUEST_ID).isin(ids), F.lit(False))) if ids else df
 
 
+def _matching(df: DataFrame, names: list[str], decided: DataFrame) -> DataFrame:
+    """The rows of ``df`` whose id is not in ``decided``, or whose digest is the one it keeps."""
+    joined = df.join(F.broadcast(decided), REQUEST_ID, "left")
+    return joined.where(
+        F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(names))
+    ).withColumn("duplicates_collapsed", F.coalesce(F.col("duplicates_collapsed"), F.lit(0).cast("bigint")))
+
+
 def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
     names = df.columns  # one schema lookup (on Spark Connect, a round trip to the server)
     columns = [*names, "duplicates_collapsed"]
-    rest = _without_ids(df, decided.ranked)
-    joined = rest.join(F.broadcast(decided.kept), REQUEST_ID, "left")
-    kept = joined.where(
-        F.col(KEPT_FINGERPRINT).isNull() | (F.col(KEPT_FINGERPRINT) == row_fingerprint(names))
-    ).withColumn("duplicates_collapsed", F.coalesce(F.col("duplicates_collapsed"), F.lit(0).cast("bigint")))
+    if RESPONSE_BODY not in names:
+        return _keep_decided_narrow(df, names, decided)
+    kept = _matching(_without_ids(df, decided.ranked), names, decided.kept)
     if not decided.ranked:
         return kept.select(*columns)
     return kept.select(*columns).unionByName(_ranked(df.where(F.col(REQUEST_ID).isin(decided.ranked))).select(*columns))
+
+
+def _keep_decided_narrow(df: DataFrame, names: list[str], decided: KeptRows) -> DataFrame:
+    """:func:`_keep_decided` for a frame without the response body, by the narrow digests."""
+    columns = [*names, "duplicates_collapsed"]
+    kept = _matching(df, names, decided.narrow).select(*columns)
+    if not decided.narrow_ranked:
+        return kept
+    # rows equal in every column here: any one of them stands for the id
+    first = F.row_number().over(Window.partitionBy(REQUEST_ID).orderBy(REQUEST_ID))
+    several = kept.where(F.col(REQUEST_ID).isin(decided.narrow_ranked)).withColumn("_rank", first)
+    return _without_ids(kept, decided.narrow_ranked).unionByName(
+        several.where(F.col("_rank") == 1).select(*columns))
 
 
 def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFrame | None" = None) -> DataFrame:
@@ -122,7 +159,8 @@ def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFra
 
     ``repeated`` says how the repeated ids are found:
 
-    - :class:`KeptRows` decided once for the run: one scan, the kept rows picked by digest;
+    - :class:`KeptRows` decided once for the run: one scan, the kept rows picked by digest
+      (by the digest without the response body when ``df`` has no ``response_raw``);
     - a list of the ids that occur more than once (:func:`repeated_ids`), collected
       beforehand: only those rows are ranked, the others pass through unmoved (an empty list:
       nothing to rank);

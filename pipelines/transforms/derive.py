@@ -73,7 +73,10 @@ def classify_rows(normalized: DataFrame, repeated=None, feedback_only: bool = Fa
     """Every distinct row of a normalized payload frame with its request body parsed and its
     destination (``reason`` when quarantined). ``repeated``: see
     :func:`classify.collapse_duplicates`. ``feedback_only``: only the
-    :func:`feedback_candidates` among them (for the assessment-logs pass)."""
+    :func:`feedback_candidates` among them (for the assessment-logs pass), without the response
+    body when the kept rows were decided (:class:`classify.KeptRows`): then no response is read."""
+    if feedback_only and isinstance(repeated, classify.KeptRows):
+        normalized = normalized.drop(classify.RESPONSE_BODY)
     distinct = classify.collapse_duplicates(normalized, repeated)
     if feedback_only:
         distinct = distinct.transform(feedback_candidates)
