@@ -11,13 +11,17 @@ from tests.conftest import as_text
 
 def items_of(spark, body):
     df = spark.createDataFrame([(as_text(body),)], "raw string").withColumn("body", request.parse_request(F.col("raw")))
-    items = feedback.assessment_items(F.col("body"))
+    count = feedback.assessment_count(F.col("body"))
     row = df.select(
         feedback.is_feedback(F.col("body")).alias("is_feedback"),
-        items.alias("items"),
-        feedback.feedback_problem(F.col("body"), items).alias("problem"),
+        feedback.assessment_items(F.col("body")).alias("items"),
+        count.alias("count"),
+        feedback.feedback_problem(F.col("body"), count).alias("problem"),
     ).first()
-    return row["is_feedback"], [item.asDict(recursive=True) for item in (row["items"] or [])], row["problem"]
+    items = [item.asDict(recursive=True) for item in (row["items"] or [])]
+    if row["is_feedback"]:   # classifying counts the assessments without building them
+        assert row["count"] == len(items)
+    return row["is_feedback"], items, row["problem"]
 
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["objects", "json-strings"])

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pipelines.samples import sample_payloads as sp
 from pipelines.transforms.derive import classify_payload, may_hold_feedback, request_log_rows
+from pipelines.transforms.feedback import assessment_items
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -139,8 +140,9 @@ def _composed_of(text: str, raw: str) -> bool:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(rows=payload_rows())
 def test_every_row_lands_once_and_no_value_is_invented(spark, rows):
-    frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD)).withColumn(
-        "candidate", may_hold_feedback(F.col("request_raw")))
+    frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD)).withColumns({
+        "candidate": may_hold_feedback(F.col("request_raw")),
+        "assessments": F.when(F.col("is_feedback"), assessment_items(F.col("request_body")))})
     fields = request_log_rows(frame).select("databricks_request_id", "request", "response", "trace")
     classified = frame.join(fields, "databricks_request_id", "left").collect()   # one job per example
 
@@ -170,6 +172,7 @@ def test_every_row_lands_once_and_no_value_is_invented(spark, rows):
                 assert isinstance(_strict_json(row["trace"]), (dict, list, str, int, float))
         if row["destination"] == "assessment_logs":
             assert row["assessments"] and all(a["request_id"] for a in row["assessments"])
+            assert row["assessment_count"] == len(row["assessments"])
         if row["is_feedback"]:   # the assessment-logs pass parses only the candidates
             assert row["candidate"]
 

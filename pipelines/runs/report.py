@@ -119,7 +119,7 @@ def classified_metrics() -> list[Column]:
         F.sum("duplicates_collapsed").cast("bigint").alias("duplicates_collapsed"),
         _count_where(dest == classify.REQUEST_LOGS).alias("request_logs_rows"),
         _count_where(dest == classify.ASSESSMENT_LOGS).alias("feedback_rows"),
-        _count_where(dest == classify.ASSESSMENT_LOGS, F.size("assessments")).alias("assessment_rows"),
+        _count_where(dest == classify.ASSESSMENT_LOGS, F.col("assessment_count")).alias("assessment_rows"),
         _count_where(dest == classify.QUARANTINE).alias("quarantined_rows"),
         *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS),
         *_tally("status_codes", _status_class(F.col("status_code")), STATUS_CLASSES, payload_rows),

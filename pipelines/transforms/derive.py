@@ -33,14 +33,15 @@ def _request_parse_steps() -> list[dict[str, Column]]:
         {"request_body": request.parse_request(F.col("request_raw"))},
         {"request_parsed": request.is_json(F.col("request_raw"), body),
          "is_feedback": F.coalesce(feedback.is_feedback(body), F.lit(False))},
-        {"assessments": F.when(is_fb, feedback.assessment_items(body))},
-        {"feedback_problem": F.when(is_fb, feedback.feedback_problem(body, F.col("assessments")))},
+        {"assessment_count": F.when(is_fb, feedback.assessment_count(body))},
+        {"feedback_problem": F.when(is_fb, feedback.feedback_problem(body, F.col("assessment_count")))},
     ]
 
 
 def parse_requests(df: DataFrame) -> DataFrame:
     """The request body parsed once (``request_body``), whether it was JSON, whether the row is
-    feedback, and for feedback rows their assessments and what is wrong with them."""
+    feedback, and for feedback rows how many assessments they carry and what is wrong with them
+    (the assessments themselves are built by the assessment-logs pass, :func:`assessment_logs`)."""
     return with_steps(df, _request_parse_steps())
 
 
@@ -155,7 +156,8 @@ def request_logs(classified: DataFrame) -> DataFrame:
 
 def assessment_logs(classified: DataFrame) -> DataFrame:
     rows = classified.where(F.col("destination") == classify.ASSESSMENT_LOGS)
-    exploded = rows.select("timestamp", F.explode("assessments").alias("a"))
+    # the items are built here, for the feedback rows only (classifying needs just their count)
+    exploded = rows.select("timestamp", F.explode(feedback.assessment_items(F.col("request_body"))).alias("a"))
     return exploded.select(*[
         (F.col("timestamp") if f.name == "timestamp" else F.col(f"a.{f.name}")).cast(f.dataType).alias(f.name)
         for f in ASSESSMENT_LOGS.fields

@@ -122,13 +122,28 @@ def assessment_items(body: Column) -> Column:
     return F.flatten(F.transform(feedback_records(body), _record_items))
 
 
-def feedback_problem(body: Column, items: Column) -> Column:
+def _record_assessment_count(record: Column) -> Column:
+    def count(name: str) -> Column:
+        found = _assessment_list(record[name])
+        return F.when(found.isNull(), F.lit(0)).otherwise(F.size(found))
+
+    return count("text_assessments") + count("retrieval_assessments")
+
+
+def assessment_count(body: Column) -> Column:
+    """How many items :func:`assessment_items` gives for a feedback body, without building
+    them: the classification of every row needs the count, only the assessment-logs pass the items."""
+    return F.aggregate(feedback_records(body), F.lit(0), lambda total, record: total + _record_assessment_count(record))
+
+
+def feedback_problem(body: Column, count: Column) -> Column:
     """The quarantine reason of a feedback row whose assessments cannot all be derived, or null.
-    ``items`` is :func:`assessment_items` of the same body."""
+    ``count`` is :func:`assessment_count` of the same body."""
     records = feedback_records(body)
     return (
         F.when(F.exists(records, _record_is_undecodable), F.lit("feedback_not_decodable"))
-        .when(F.size(items) == 0, F.lit("feedback_without_assessments"))
-        .when(F.exists(items, lambda item: F.coalesce(F.trim(item["request_id"]), F.lit("")) == ""),
+        .when(count == 0, F.lit("feedback_without_assessments"))
+        .when(F.exists(records, lambda record: (F.coalesce(F.trim(record["request_id"]), F.lit("")) == "")
+                       & (_record_assessment_count(record) > 0)),
               F.lit("feedback_missing_request_id"))
     )
