@@ -105,25 +105,29 @@ def _narrow_kept(frame):
 
 
 def test_a_pass_without_responses_keeps_the_rows_the_full_digest_keeps(gateway_payload):
-    # "fb": its kept row is told apart without the response; "same": two rows equal but for the
-    # response (kept once, whichever); "copy": identical copies; "other": a chat row kept over feedback
+    # "fb": its kept row is told apart without the response; "copy": identical copies; "other":
+    # a chat row kept over feedback. "same" (two rows equal but for the response) needs the response.
     feedback, other_feedback = feedback_request("r1", "a@b"), feedback_request("r2", "c@d")
     copy = gateway_row("copy", feedback, "{}")
-    rows = [gateway_row("fb", feedback, "{}"), gateway_row("fb", other_feedback, None),
-            gateway_row("same", feedback, chat_completion("x")), gateway_row("same", feedback, chat_completion("y")),
-            gateway_row("same", other_feedback, None), copy, copy,
+    rows = [gateway_row("fb", feedback, "{}"), gateway_row("fb", other_feedback, None), copy, copy,
             gateway_row("other", GOOD_REQUEST, GOOD_RESPONSE), gateway_row("other", feedback, None),
             gateway_row("one", feedback, "{}")]
-    normalized = normalize_payload(gateway_payload(rows))
+    same = [gateway_row("same", feedback, chat_completion("x")), gateway_row("same", feedback, chat_completion("y")),
+            gateway_row("same", other_feedback, None)]
+    for payload, narrow_ranked in ((rows, ["copy"]), (rows + same, ["copy", "same"])):
+        normalized = normalize_payload(gateway_payload(payload))
+        decided = decide_duplicates(normalized)
+        assert decided.narrow_ranked == narrow_ranked
+        narrow = classify_rows(normalized, decided, feedback_only=True)
+        full = classify_rows(normalized, decided).where("request_raw LIKE '%assessments%'")
+        assert _narrow_kept(narrow) == _narrow_kept(full)
+    normalized = normalize_payload(gateway_payload([r for r in rows if r is not copy]))
     decided = decide_duplicates(normalized)
-    assert decided.narrow_ranked == ["copy", "same"]
     narrow = classify_rows(normalized, decided, feedback_only=True)
-    assert "response_raw" not in narrow.columns
-    full = classify_rows(normalized, decided).where("request_raw LIKE '%assessments%'")
-    assert _narrow_kept(narrow) == _narrow_kept(full)
+    assert decided.narrow_ranked == [] and "response_raw" not in narrow.columns
+    assert _narrow_kept(narrow) == _narrow_kept(classify_rows(normalized, decided).where("request_raw LIKE '%assessments%'"))
     assert sorted((r[0], r[3], r[4]) for r in _narrow_kept(narrow)) == [
-        ("copy", 1, "assessment_logs"), ("fb", 1, "assessment_logs"), ("one", 0, "assessment_logs"),
-        ("same", 2, "assessment_logs")]
+        ("fb", 1, "assessment_logs"), ("one", 0, "assessment_logs")]
 
 
 @pytest.mark.parametrize("row,reason", [

@@ -72,9 +72,11 @@ class KeptRows:
 
     ``narrow``: every repeated id (NARROW_ROWS_SCHEMA) with the digest of its kept row without
     the response body, and how many of the id's rows share that digest; ``narrow_ranked``: the
-    ids where more than one does. A pass that never reads responses (the assessment-logs pass)
-    keeps the row with that digest, so it does not read every response body for the digest.
-    Rows that share it are equal in every column such a pass reads: it keeps any one of them."""
+    ids where more than one does. When there are none, a pass that never reads responses (the
+    assessment-logs pass) keeps the row with that digest, so it does not read every response body
+    for the digest. Otherwise it keeps the whole-row digest: keeping one of several rows equal but
+    for their response would take a second scan and a shuffle, which cost an hourly batch more
+    than reading its responses."""
     kept: DataFrame
     ranked: list[str]
     narrow: DataFrame
@@ -141,15 +143,9 @@ def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
 
 def _keep_decided_narrow(df: DataFrame, names: list[str], decided: KeptRows) -> DataFrame:
     """:func:`_keep_decided` for a frame without the response body, by the narrow digests."""
-    columns = [*names, "duplicates_collapsed"]
-    kept = _matching(df, names, decided.narrow).select(*columns)
-    if not decided.narrow_ranked:
-        return kept
-    # rows equal in every column here: any one of them stands for the id
-    first = F.row_number().over(Window.partitionBy(REQUEST_ID).orderBy(REQUEST_ID))
-    several = kept.where(F.col(REQUEST_ID).isin(decided.narrow_ranked)).withColumn("_rank", first)
-    return _without_ids(kept, decided.narrow_ranked).unionByName(
-        several.where(F.col("_rank") == 1).select(*columns))
+    if decided.narrow_ranked:
+        raise ValueError("rows that differ only in their response need the response body to keep one")
+    return _matching(df, names, decided.narrow).select(*names, "duplicates_collapsed")
 
 
 def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFrame | None" = None) -> DataFrame:
@@ -160,7 +156,8 @@ def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFra
     ``repeated`` says how the repeated ids are found:
 
     - :class:`KeptRows` decided once for the run: one scan, the kept rows picked by digest
-      (by the digest without the response body when ``df`` has no ``response_raw``);
+      (by the digest without the response body when ``df`` has no ``response_raw``, which
+      needs ``narrow_ranked`` empty);
     - a list of the ids that occur more than once (:func:`repeated_ids`), collected
       beforehand: only those rows are ranked, the others pass through unmoved (an empty list:
       nothing to rank);

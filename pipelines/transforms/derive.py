@@ -75,8 +75,9 @@ def classify_rows(normalized: DataFrame, repeated=None, feedback_only: bool = Fa
     destination (``reason`` when quarantined). ``repeated``: see
     :func:`classify.collapse_duplicates`. ``feedback_only``: only the
     :func:`feedback_candidates` among them (for the assessment-logs pass), without the response
-    body when the kept rows were decided (:class:`classify.KeptRows`): then no response is read."""
-    if feedback_only and isinstance(repeated, classify.KeptRows):
+    body when the kept rows were decided and no two rows of an id differ only in their response
+    (:class:`classify.KeptRows`): then no response is read."""
+    if feedback_only and isinstance(repeated, classify.KeptRows) and not repeated.narrow_ranked:
         normalized = normalized.drop(classify.RESPONSE_BODY)
     distinct = classify.collapse_duplicates(normalized, repeated)
     if feedback_only:
