@@ -47,7 +47,6 @@ KEPT_FINGERPRINT = "_kept_fingerprint"
 KEPT_ROWS_SCHEMA = f"{REQUEST_ID} string, {KEPT_FINGERPRINT} string, duplicates_collapsed bigint"
 #: The response body: the one wide column a pass may leave out (see :class:`KeptRows`).
 RESPONSE_BODY = "response_raw"
-NARROW_ROWS_SCHEMA = f"{KEPT_ROWS_SCHEMA}, _narrow_copies bigint"
 
 
 def row_fingerprint(columns: list[str]) -> Column:
@@ -70,9 +69,8 @@ class KeptRows:
     ``ranked``: the ids whose preferred row has identical copies (a payload row logged twice):
     no digest can tell those apart, so each pass ranks these ids' rows as before.
 
-    ``narrow``: every repeated id (NARROW_ROWS_SCHEMA) with the digest of its kept row without
-    the response body, and how many of the id's rows share that digest; ``narrow_ranked``: the
-    ids where more than one does. When there are none, a pass that never reads responses (the
+    ``narrow``: every repeated id (KEPT_ROWS_SCHEMA) with the digest of its kept row without the
+    response body; ``narrow_ranked``: the ids where other rows share that digest. When there are none, a pass that never reads responses (the
     assessment-logs pass) keeps the row with that digest, so it does not read every response body
     for the digest. Otherwise it keeps the whole-row digest: keeping one of several rows equal but
     for their response would take a second scan and a shuffle, which cost an hourly batch more
@@ -101,10 +99,11 @@ def decide_kept_rows(normalized: DataFrame, ids: list[str]) -> KeptRows:
                             "_best._narrow", "_groups").collect()
     kept = [(row[0], row[1], row[3]) for row in decided if row[2] == 1]
     ranked = sorted(row[0] for row in decided if row[2] > 1)
-    narrow = [(row[0], row[4], row[3], sum(group[1] for group in row[5] if group[0] == row[4])) for row in decided]
+    narrow = [(row[0], row[4], row[3]) for row in decided]
+    narrow_ranked = sorted(row[0] for row in decided if sum(group[1] for group in row[5] if group[0] == row[4]) > 1)
     spark = normalized.sparkSession
     return KeptRows(spark.createDataFrame(kept, KEPT_ROWS_SCHEMA), ranked,
-                    spark.createDataFrame(narrow, NARROW_ROWS_SCHEMA), sorted(row[0] for row in narrow if row[3] > 1))
+                    spark.createDataFrame(narrow, KEPT_ROWS_SCHEMA), narrow_ranked)
 
 
 def _ranked(candidates: DataFrame) -> DataFrame:
@@ -133,19 +132,14 @@ def _matching(df: DataFrame, names: list[str], decided: DataFrame) -> DataFrame:
 def _keep_decided(df: DataFrame, decided: KeptRows) -> DataFrame:
     names = df.columns  # one schema lookup (on Spark Connect, a round trip to the server)
     columns = [*names, "duplicates_collapsed"]
-    if RESPONSE_BODY not in names:
-        return _keep_decided_narrow(df, names, decided)
+    if RESPONSE_BODY not in names:  # a pass that reads no response: the digests without it
+        if decided.narrow_ranked:
+            raise ValueError("rows that differ only in their response need the response body to keep one")
+        return _matching(df, names, decided.narrow).select(*columns)
     kept = _matching(_without_ids(df, decided.ranked), names, decided.kept)
     if not decided.ranked:
         return kept.select(*columns)
     return kept.select(*columns).unionByName(_ranked(df.where(F.col(REQUEST_ID).isin(decided.ranked))).select(*columns))
-
-
-def _keep_decided_narrow(df: DataFrame, names: list[str], decided: KeptRows) -> DataFrame:
-    """:func:`_keep_decided` for a frame without the response body, by the narrow digests."""
-    if decided.narrow_ranked:
-        raise ValueError("rows that differ only in their response need the response body to keep one")
-    return _matching(df, names, decided.narrow).select(*names, "duplicates_collapsed")
 
 
 def collapse_duplicates(df: DataFrame, repeated: "list[str] | KeptRows | DataFrame | None" = None) -> DataFrame:
