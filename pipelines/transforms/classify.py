@@ -70,11 +70,11 @@ class KeptRows:
     no digest can tell those apart, so each pass ranks these ids' rows as before.
 
     ``narrow``: every repeated id (KEPT_ROWS_SCHEMA) with the digest of its kept row without the
-    response body; ``narrow_ranked``: the ids where other rows share that digest. When there are none, a pass that never reads responses (the
-    assessment-logs pass) keeps the row with that digest, so it does not read every response body
-    for the digest. Otherwise it keeps the whole-row digest: keeping one of several rows equal but
-    for their response would take a second scan and a shuffle, which cost an hourly batch more
-    than reading its responses."""
+    response body; ``narrow_ranked``: the ids where other rows share that digest. When there are
+    none, a pass that never reads responses (the assessment-logs pass) keeps the row with that
+    digest, so it does not read every response body for the digest. Otherwise it keeps the
+    whole-row digest: keeping one of several rows equal but for their response would take a
+    second scan and a shuffle, which cost an hourly batch more than reading its responses."""
     kept: DataFrame
     ranked: list[str]
     narrow: DataFrame
