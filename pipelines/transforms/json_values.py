@@ -10,6 +10,16 @@ from pyspark.sql import functions as F
 NUMERIC_VARIANT_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
 
 
+def bind(value: Column, function) -> Column:
+    """``function(value)`` with ``value`` evaluated once, however often ``function`` uses it.
+
+    Spark copies a column expression into every place that uses it, and inside a lambda or a
+    nested helper nothing evaluates the copies once: ``join_texts`` built its list of texts
+    twice, and the content of every chunk was read twice per level of nesting. Here ``value``
+    is the one element of an array handed to ``function`` as a lambda variable."""
+    return F.try_element_at(F.transform(F.array(value), function), F.lit(1))
+
+
 def get(value: Column, path: str, data_type: str = "variant") -> Column:
     """The value at a JSON path, cast to ``data_type``; null when absent or of another type."""
     return F.try_variant_get(value, path, data_type)
@@ -37,18 +47,17 @@ def variant_type(value: Column) -> Column:
 
 def scalar_string(value: Column) -> Column:
     """The value when it is a JSON string; null for numbers, objects and arrays."""
-    return F.when(variant_type(value) == "STRING", get(value, "$", "string"))
+    return bind(value, lambda v: F.when(variant_type(v) == "STRING", get(v, "$", "string")))
 
 
 def is_number(value: Column) -> Column:
-    kind = variant_type(value)
-    return kind.isin(*NUMERIC_VARIANT_TYPES) | kind.startswith("DECIMAL")
+    return bind(variant_type(value), lambda kind: kind.isin(*NUMERIC_VARIANT_TYPES) | kind.startswith("DECIMAL"))
 
 
 def join_texts(texts: Column, separator: str) -> Column:
     """Join the non-null strings of an array; null when there are none (never an invented '')."""
-    kept = F.filter(texts, lambda text: text.isNotNull())
-    return F.when(F.size(kept) > 0, F.array_join(kept, separator))
+    return bind(F.filter(texts, lambda text: text.isNotNull()),
+                lambda kept: F.when(F.size(kept) > 0, F.array_join(kept, separator)))
 
 
 def transform_with(items: Column, value: Column, function) -> Column:
@@ -69,20 +78,20 @@ def last_where(items: Column, predicate) -> Column:
 def content_text(content: Column) -> Column:
     """Text of a message ``content``: a string, or a list of parts ``{type, text}`` joined by
     newlines (parts without text, such as images, are skipped), or a single part object."""
-    parts = as_array(content)
-    part_texts = F.transform(parts, lambda part: F.coalesce(scalar_string(get(part, "$.text")), scalar_string(part)))
-    return (
-        F.when(parts.isNotNull(), join_texts(part_texts, "\n"))
-        .otherwise(F.coalesce(scalar_string(get(content, "$.text")), scalar_string(content)))
-    )
+    def text(part: Column) -> Column:
+        return F.coalesce(scalar_string(get(part, "$.text")), scalar_string(part))
+
+    def of_content(value: Column) -> Column:
+        return bind(as_array(value), lambda parts: F.when(
+            parts.isNotNull(), join_texts(F.transform(parts, text), "\n")).otherwise(text(value)))
+
+    return bind(content, of_content)
 
 
 def strings_or_text(value: Column) -> Column:
     """A string, or a list of strings joined by newlines (a prompt or an embeddings input)."""
-    items = as_array(value)
-    return F.when(items.isNotNull(), join_texts(F.transform(items, scalar_string), "\n")).otherwise(
-        scalar_string(value)
-    )
+    return bind(value, lambda v: bind(as_array(v), lambda items: F.when(
+        items.isNotNull(), join_texts(F.transform(items, scalar_string), "\n")).otherwise(scalar_string(v))))
 
 
 def role_of(message: Column) -> Column:

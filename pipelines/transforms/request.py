@@ -5,6 +5,7 @@ from pyspark.sql import functions as F
 
 from pipelines.transforms.json_values import (
     as_array,
+    bind,
     content_text,
     get,
     join_texts,
@@ -95,8 +96,7 @@ def _last_user_input_item(items: Column) -> Column:
 def request_shape(root: Column, record: Column) -> Column:
     """Name of the request shape (schemas.shapes.REQUEST_SHAPES), ``pyfunc:`` prefixed when the
     conversation came wrapped in a pyfunc ``record``."""
-    items = as_array(root["input"])
-    shape = (
+    shape = bind(as_array(root["input"]), lambda items: (
         F.when(root["messages"].isNotNull(), F.lit("chat_messages"))
         .when(items.isNotNull() & _user_input_items(items), F.lit("responses_input"))
         .when(items.isNotNull(), F.lit("embeddings_input"))
@@ -104,15 +104,15 @@ def request_shape(root: Column, record: Column) -> Column:
         .when(present(root["query"]), F.lit("rag_query"))
         .when(present(root["prompt"]), F.lit("completion_prompt"))
         .otherwise(F.lit("unknown"))
-    )
+    ))
     return F.when(record.isNotNull(), F.concat(F.lit(PYFUNC_PREFIX), shape)).otherwise(shape)
 
 
 def user_query(root: Column) -> Column:
     """The last user query: last role=user message (not simply the last message), the
     ResponsesAgent input (string or items), ``query``, ``prompt`` or embeddings ``input``."""
-    messages, items = root["messages"], as_array(root["input"])
-    return (
+    messages = root["messages"]
+    return bind(as_array(root["input"]), lambda items: (
         F.when(messages.isNotNull(),
                content_text(last_where(messages, lambda message: message["role"] == "user")["content"]))
         .when(items.isNotNull() & _user_input_items(items),
@@ -121,7 +121,7 @@ def user_query(root: Column) -> Column:
         .when(present(root["input"]), scalar_string(root["input"]))
         .when(present(root["query"]), content_text(root["query"]))
         .when(present(root["prompt"]), strings_or_text(root["prompt"]))
-    )
+    ))
 
 
 def conversation_id(body: Column, record: Column) -> Column:

@@ -8,6 +8,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from pipelines.transforms.json_values import (
+    bind,
     content_text,
     get,
     join_texts,
@@ -118,18 +119,18 @@ def _stream_chat_text(chunks: Column) -> Column:
 
 def _stream_chat_agent_text(chunks: Column) -> Column:
     """Deltas of the last assistant message (by delta id) that carried text."""
-    def delta_text(chunk: Column) -> Column:
-        return content_text(get(chunk["delta"], "$.content"))
+    def delta_fields(chunk: Column) -> Column:
+        return bind(chunk["delta"], lambda delta: F.struct(
+            get(delta, "$.role", "string").alias("role"), get(delta, "$.id", "string").alias("id"),
+            content_text(get(delta, "$.content")).alias("text")))
 
     answering = F.filter(
-        chunks,
-        lambda c: (F.coalesce(get(c["delta"], "$.role", "string"), F.lit("assistant")) == "assistant")
-        & (F.coalesce(F.length(delta_text(c)), F.lit(0)) > 0),
+        F.transform(chunks, delta_fields),
+        lambda d: (F.coalesce(d["role"], F.lit("assistant")) == "assistant") & (F.coalesce(F.length(d["text"]), F.lit(0)) > 0),
     )
-    last_id = get(F.try_element_at(answering, F.lit(-1))["delta"], "$.id", "string")
-    return join_texts(transform_with(
-        answering, last_id,
-        lambda c, last: F.when(get(c["delta"], "$.id", "string").eqNullSafe(last), delta_text(c))), "")
+    return bind(answering, lambda deltas: join_texts(transform_with(
+        deltas, F.try_element_at(deltas, F.lit(-1))["id"],
+        lambda d, last: F.when(d["id"].eqNullSafe(last), d["text"])), ""))
 
 
 TEXT_DELTA, ITEM_DONE, COMPLETED = "response.output_text.delta", "response.output_item.done", "response.completed"
@@ -142,15 +143,18 @@ def _stream_responses_text(chunks: Column) -> Column:
     completed = last_where(chunks, lambda c: (c["type"] == COMPLETED) & c["response"]["output"].isNotNull())
     message_events = F.filter(
         chunks, lambda c: (c["type"] == TEXT_DELTA) | ((c["type"] == ITEM_DONE) & (c["item"]["type"] == "message")))
-    last_event = F.try_element_at(message_events, F.lit(-1))
-    deltas = transform_with(
-        chunks, last_event["item_id"],
-        lambda c, last: F.when((c["type"] == TEXT_DELTA) & c["item_id"].eqNullSafe(last), scalar_string(c["delta"])))
-    return (
-        F.when(completed.isNotNull(), _output_text(completed["response"]["output"]))
-        .when(last_event["type"] == ITEM_DONE, content_text(last_event["item"]["content"]))
-        .otherwise(join_texts(deltas, ""))
-    )
+
+    def from_events(last_event: Column) -> Column:
+        deltas = transform_with(
+            chunks, last_event["item_id"],
+            lambda c, last: F.when((c["type"] == TEXT_DELTA) & c["item_id"].eqNullSafe(last), scalar_string(c["delta"])))
+        return (
+            F.when(last_event["type"] == ITEM_DONE, content_text(last_event["item"]["content"]))
+            .otherwise(join_texts(deltas, ""))
+        )
+
+    return bind(completed, lambda done: F.when(done.isNotNull(), _output_text(done["response"]["output"])).otherwise(
+        bind(F.try_element_at(message_events, F.lit(-1)), from_events)))
 
 
 def _stream_kind(chunks: Column) -> Column:
@@ -164,12 +168,11 @@ def _stream_kind(chunks: Column) -> Column:
 
 
 def _stream_answer(chunks: Column) -> Column:
-    kind = _stream_kind(chunks)
-    return (
+    return bind(_stream_kind(chunks), lambda kind: (
         F.when(kind == "stream_chat", _stream_chat_text(chunks))
         .when(kind == "stream_responses", _stream_responses_text(chunks))
         .when(kind == "stream_chat_agent", _stream_chat_agent_text(chunks))
-    )
+    ))
 
 
 # --- public column functions -----------------------------------------------------------
