@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from chispa import assert_column_equality
 from pyspark.sql import functions as F
 
 from pipelines.samples.sample_payloads import (
@@ -18,7 +19,7 @@ from pipelines.samples.sample_payloads import (
     trace_v2,
 )
 from pipelines.transforms.derive import classify_payload, request_log_rows
-from pipelines.transforms.response import is_stream
+from pipelines.transforms.response import is_stream, parse_response, stream_kind
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -167,3 +168,16 @@ def test_a_stream_is_a_body_whose_first_character_past_whitespace_is_a_bracket(s
     frame = spark.createDataFrame([(i, raw) for i, (raw, _) in enumerate(STREAM_CASES)], "case int, raw string")
     got = dict(frame.select("case", is_stream(F.col("raw"))).collect())
     assert [got[i] for i in range(len(STREAM_CASES))] == [expected for _, expected in STREAM_CASES]
+
+
+def test_stream_kind_is_read_from_the_chunks_and_is_null_for_no_stream(spark):
+    df = spark.createDataFrame([
+        ('[{"choices": [{"delta": {"content": "a"}}]}, {"delta": {"content": "b"}}]', "stream_chat"),
+        ('[{"type": "response.output_text.delta", "delta": "a"}]', "stream_responses"),
+        ('[{"delta": {"role": "assistant", "content": "a"}}]', "stream_chat_agent"),
+        ('[{"object": "chunk"}]', "stream_unknown"),
+        ('[]', "stream_unknown"),
+        (None, None),
+    ], "raw string, expected string")
+    got = stream_kind(parse_response(F.col("raw")))
+    assert_column_equality(df.withColumn("got", got), "got", "expected")

@@ -113,7 +113,7 @@ def extract_request_fields(df: DataFrame) -> DataFrame:
 def _response_field_steps() -> list[dict[str, Column]]:
     raw, body, stream = F.col("response_raw"), F.col("_body"), F.col("_stream")
     predicted, root, root_string, chunks = F.col("_predicted"), F.col("_root"), F.col("_root_string"), F.col("_chunks")
-    found, keys = F.col("_trace"), F.col("_trace_keys")
+    found, keys, kind = F.col("_trace"), F.col("_trace_keys"), F.col("_stream_kind")
     return [
         {"_body": response.parse_response(raw), "_stream": response.is_stream(raw)},
         {"_bare": response.bare_value(raw, body),
@@ -121,10 +121,11 @@ def _response_field_steps() -> list[dict[str, Column]]:
          "_chunks": F.when(stream, body)},
         {"_root": F.when(predicted.isNotNull(), response.predicted_item(predicted))
                    .when(~stream, F.try_element_at(body, F.lit(1))),
-         "_root_string": F.coalesce(scalar_string(predicted), scalar_string(F.col("_bare")))},
-        {"response": response.answer(root, root_string, chunks),
+         "_root_string": F.coalesce(scalar_string(predicted), scalar_string(F.col("_bare"))),
+         "_stream_kind": response.stream_kind(chunks)},
+        {"response": response.answer(root, root_string, chunks, kind),
          "response_shape": _body_shape(raw, body.isNotNull() | F.col("_bare").isNotNull(),
-                                       response.response_shape(root, root_string, chunks, predicted)),
+                                       response.response_shape(root, root_string, kind, predicted)),
          "_trace": response.found_trace(body, root, chunks)},
         {"_trace_keys": response.trace_keys(found)},
         {"trace": response.trace_text(found, keys), "schema_version": response.trace_format(found, keys)},
@@ -133,7 +134,8 @@ def _response_field_steps() -> list[dict[str, Column]]:
 
 def extract_response_fields(df: DataFrame) -> DataFrame:
     return with_steps(df, _response_field_steps()).drop(
-        "_body", "_stream", "_bare", "_predicted", "_chunks", "_root", "_root_string", "_trace", "_trace_keys")
+        "_body", "_stream", "_bare", "_predicted", "_chunks", "_root", "_root_string", "_stream_kind", "_trace",
+        "_trace_keys")
 
 
 #: Columns the request-logs pass carries beside the table's, for the run's counts.

@@ -157,9 +157,13 @@ def _stream_responses_text(chunks: Column) -> Column:
         bind(F.try_element_at(message_events, F.lit(-1)), from_events)))
 
 
-def _stream_kind(chunks: Column) -> Column:
+def stream_kind(chunks: Column) -> Column:
+    """Which kind of stream a parsed streamed body is (``stream_chat``, ``stream_responses``,
+    ``stream_chat_agent``, ``stream_unknown``); null when ``chunks`` is null. Derived once per
+    row as its own column: the answer and the shape both read it."""
     return (
-        F.when(F.exists(chunks, lambda c: c["choices"].isNotNull()), F.lit("stream_chat"))
+        F.when(chunks.isNull(), F.lit(None).cast("string"))
+        .when(F.exists(chunks, lambda c: c["choices"].isNotNull()), F.lit("stream_chat"))
         .when(F.exists(chunks, lambda c: F.coalesce(c["type"], F.lit("")).startswith("response.")),
               F.lit("stream_responses"))
         .when(F.exists(chunks, lambda c: c["delta"].isNotNull()), F.lit("stream_chat_agent"))
@@ -167,26 +171,27 @@ def _stream_kind(chunks: Column) -> Column:
     )
 
 
-def _stream_answer(chunks: Column) -> Column:
-    return bind(_stream_kind(chunks), lambda kind: (
+def _stream_answer(chunks: Column, kind: Column) -> Column:
+    return (
         F.when(kind == "stream_chat", _stream_chat_text(chunks))
         .when(kind == "stream_responses", _stream_responses_text(chunks))
         .when(kind == "stream_chat_agent", _stream_chat_agent_text(chunks))
-    ))
+    )
 
 
 # --- public column functions -----------------------------------------------------------
 
 
-def answer(root: Column, root_string: Column, chunks: Column) -> Column:
-    """The answer to the user. ``chunks`` is the parsed body of a streamed response (else null);
-    ``root`` the object body or its unwrapped prediction; ``root_string`` the body or prediction
-    when it is a bare JSON string."""
-    return F.when(chunks.isNotNull(), _stream_answer(chunks)).otherwise(_object_answer(root, root_string))
+def answer(root: Column, root_string: Column, chunks: Column, kind: Column) -> Column:
+    """The answer to the user. ``chunks`` is the parsed body of a streamed response (else null)
+    and ``kind`` its :func:`stream_kind`; ``root`` the object body or its unwrapped prediction;
+    ``root_string`` the body or prediction when it is a bare JSON string."""
+    return F.when(chunks.isNotNull(), _stream_answer(chunks, kind)).otherwise(_object_answer(root, root_string))
 
 
-def response_shape(root: Column, root_string: Column, chunks: Column, predicted: Column) -> Column:
-    shape = F.when(chunks.isNotNull(), _stream_kind(chunks)).otherwise(_object_shape(root, root_string))
+def response_shape(root: Column, root_string: Column, kind: Column, predicted: Column) -> Column:
+    """The response shape's name; ``kind`` is the :func:`stream_kind` of a streamed body."""
+    shape = F.coalesce(kind, _object_shape(root, root_string))
     return F.when(predicted.isNotNull(), F.concat(F.lit(PYFUNC_PREFIX), shape)).otherwise(shape)
 
 
