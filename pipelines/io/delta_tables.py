@@ -179,18 +179,20 @@ def check_table(spark: SparkSession, location: TableLocation, schema: StructType
 def create_table(spark: SparkSession, location: TableLocation, schema: StructType,
                  partition_by: str | None = None, cluster_by: str | None = None) -> None:
     """``CREATE TABLE IF NOT EXISTS`` with the declared schema: two runs creating it at once
-    both succeed."""
+    both succeed, and both return only once the table can be read. The loser of that race may
+    fail, or return at once while the winner's first commit is still being written."""
     statement = create_table_ddl(location.sql, schema, partition_by, cluster_by).rstrip(";")
     for attempt in range(5):
         try:
             spark.sql(statement)
-            return
         except SPARK_ERRORS:  # lost a creation race: the winner's table is fine once committed
             if attempt == 4:
                 raise
-            time.sleep(1)
-            if table_exists(spark, location):
-                return
+        if table_exists(spark, location):
+            return
+        time.sleep(1)
+    raise TableError(f"created the Delta table {location}, but it still cannot be read after 5 attempts; "
+                     "check that its _delta_log is intact (DESCRIBE HISTORY)")
 
 
 def ensure_table(spark: SparkSession, location: TableLocation, schema: StructType,
