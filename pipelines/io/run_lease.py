@@ -62,17 +62,19 @@ class RunLease:
                   f"{_sql_text(self.job)} AS job, {_sql_text(holder)} AS holder, current_timestamp() AS acquired_at, "
                   f"timestampadd(MILLISECOND, {int(self.lease_seconds * 1000)}, current_timestamp()) AS expires_at")
         try:
-            self.spark.sql(
+            merged = self.spark.sql(
                 f"MERGE INTO {self.table.sql} t USING ({source}) s ON t.lease = s.lease "
                 "WHEN MATCHED AND t.run_id = s.run_id THEN UPDATE SET t.expires_at = s.expires_at "
                 "WHEN MATCHED AND t.expires_at < current_timestamp() THEN UPDATE SET * "
                 "WHEN NOT MATCHED THEN INSERT *"
-            )
+            ).first()
         except SPARK_ERRORS as exc:
             if not _conflict(exc):
                 raise
             return None
-        return self.holder().get("run_id") == self.run_id
+        # A MERGE returns its own counts: it changed the lease's row exactly when one of its
+        # clauses held, that is when the lease is now this run's (no second read of the table).
+        return merged["num_affected_rows"] == 1
 
     def _lease_row(self):
         return delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}")

@@ -19,7 +19,8 @@ from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import payload_location, run_job
-from pipelines.runs.outputs import AfterWrite, MergeBatch, OutputTables, derive_outputs, payload_dates
+from pipelines.runs.outputs import (AfterWrite, MergeBatch, OutputTables, decide_duplicates, derive_outputs,
+                                    in_parallel, payload_dates)
 from pipelines.runs.report import RunReport
 from pipelines.transforms.normalize import normalize_payload
 from schemas.run_state import BATCH_REPORTS
@@ -29,7 +30,11 @@ def process_batch(batch: DataFrame, batch_id: int, outputs: OutputTables, report
                   after_write: AfterWrite) -> None:
     """Derive and merge one micro-batch, then record its report (idempotent per run and batch)."""
     normalized = normalize_payload(batch)
-    report = derive_outputs(normalized, MergeBatch(batch.sparkSession, outputs, payload_dates(normalized)), after_write)
+    # two narrow looks at the batch, at once: its dates (what the MERGEs touch) and its repeated ids
+    looks = in_parallel(batch.sparkSession, {"dates": lambda: payload_dates(normalized),
+                                             "repeated": lambda: decide_duplicates(normalized)})
+    report = derive_outputs(normalized, MergeBatch(batch.sparkSession, outputs, looks["dates"]), after_write,
+                            repeated=looks["repeated"])
     record = batch.sparkSession.createDataFrame(
         [(run_id, batch_id, dt.datetime.now(dt.timezone.utc), report.ok, json.dumps(report.as_dict(), sort_keys=True))],
         BATCH_REPORTS)

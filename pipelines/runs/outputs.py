@@ -7,10 +7,12 @@ a range, merge a batch, or discard for a dry run) and returns the rows its Delta
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.util import inheritable_thread_target
 from pyspark.sql.types import StructType
 
 from pipelines.errors import ConfigError
@@ -126,15 +128,23 @@ class Discard(Writer):
 class _Committing(Writer):
     def __init__(self, spark: SparkSession, tables: OutputTables):
         self.spark, self.tables = spark, tables
-        #: The version each table was at before this run's writes: a write that creates no commit
-        #: (a merge with nothing to change) wrote no row.
-        self.versions = {name: delta_tables.last_commit(spark, location).version for name, location in tables.items()}
+        #: The version each table was at before this run's next write to it, looked up by the
+        #: write's own thread: a write that creates no commit (a merge with nothing to change)
+        #: wrote no row.
+        self.versions: dict[str, int] = {}
         #: Rows each MERGE read from its source, from its commit; None where the MERGE made no
         #: commit: Delta skips it when every source row matched and none was to be written.
         self.source_rows: dict[str, int | None] = {}
 
-    def _committed(self, output: Output) -> int:
-        commit = delta_tables.last_commit(self.spark, self.tables[output.name])
+    def _write(self, output: Output, rows: DataFrame) -> None:
+        raise NotImplementedError
+
+    def write(self, output: Output, rows: DataFrame) -> int:
+        location = self.tables[output.name]
+        if output.name not in self.versions:
+            self.versions[output.name] = delta_tables.last_commit(self.spark, location).version
+        self._write(output, rows)
+        commit = delta_tables.last_commit(self.spark, location)
         if commit.version == self.versions[output.name]:
             self.source_rows[output.name] = None
             return 0
@@ -150,9 +160,8 @@ class ReplaceRange(_Committing):
         super().__init__(spark, tables)
         self.predicates = predicates
 
-    def write(self, output: Output, rows: DataFrame) -> int:
+    def _write(self, output: Output, rows: DataFrame) -> None:
         delta_tables.replace_where(rows, self.tables[output.name], self.predicates[output.name])
-        return self._committed(output)
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
         """Each table's range now holds exactly the rows its pass derived."""
@@ -168,9 +177,8 @@ class MergeBatch(_Committing):
         super().__init__(spark, tables)
         self.dates = dates
 
-    def write(self, output: Output, rows: DataFrame) -> int:
+    def _write(self, output: Output, rows: DataFrame) -> None:
         delta_tables.merge_into(rows, self.tables[output.name], output.merge_on(self.dates), output.update_when)
-        return self._committed(output)
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
         """Each MERGE read every derived row (a row already there is not written again). A MERGE
@@ -202,35 +210,46 @@ def payload_dates(normalized: DataFrame) -> list[dt.date]:
 def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,
                    repeated=None) -> RunReport:
     """Derive and write the three outputs of a normalized payload frame, one pass each, and
-    return the run's counts and checks."""
+    return the run's counts and checks. The three passes run at once, each in its own thread
+    (:func:`in_parallel`): they share no frame, and a pass's planning, Delta commit and last
+    tasks then overlap the others' work instead of leaving the cores idle."""
     if repeated is None:
         repeated = decide_duplicates(normalized)
     classified = classify_rows(normalized, repeated)
-    report = RunReport()
-
-    counted, classified_counts = counts.observed(classified, "classified", counts.classified_metrics())
-    logs, log_counts = counts.observed(request_log_rows(counted), "request_logs", counts.request_log_metrics())
-    written = {REQUEST_LOGS.name: writer.write(REQUEST_LOGS, logs.select(*REQUEST_LOGS.schema.fieldNames()))}
-    _notify(after_write, REQUEST_LOGS.name)
-    counts.apply_classified(report, classified_counts.get)
-    log_metrics = log_counts.get
-    counts.apply_request_logs(report, log_metrics)
-
-    derived = {REQUEST_LOGS.name: int(log_metrics["derived"])}
     # The assessment-logs pass classifies only the rows whose request body may hold feedback.
     feedback = classify_rows(normalized, repeated, feedback_only=True)
-    passes = ((ASSESSMENT_LOGS, feedback, assessment_logs), (QUARANTINE, classified, quarantine))
-    classified_by_pass = {}
-    for output, classified_rows, frame in passes:
+
+    def request_logs_pass():
+        counted, classified_counts = counts.observed(classified, "classified", counts.classified_metrics())
+        logs, log_counts = counts.observed(request_log_rows(counted), "request_logs", counts.request_log_metrics())
+        written = writer.write(REQUEST_LOGS, logs.select(*REQUEST_LOGS.schema.fieldNames()))
+        _notify(after_write, REQUEST_LOGS.name)
+        return written, classified_counts.get, log_counts.get
+
+    def output_pass(output: Output, classified_rows: DataFrame, frame):
         # Observed before the pass filters on the destination: Spark does not push a filter below
         # an observation. Pushed down, the filter carried the whole classification, with the
         # request body parsed once per reference to it (about twenty times per row).
         settled, settled_counts = counts.observed(classified_rows, f"{output.name}_classified", counts.output_metrics())
         rows, observation = counts.observed(frame(settled), output.name, counts.output_metrics())
-        written[output.name] = writer.write(output, rows)
+        written = writer.write(output, rows)
         _notify(after_write, output.name)
-        derived[output.name] = int(observation.get["derived"])
-        classified_by_pass[output.name] = int(settled_counts.get["derived"])
+        return written, int(settled_counts.get["derived"]), int(observation.get["derived"])
+
+    done = in_parallel(normalized.sparkSession, {
+        REQUEST_LOGS.name: request_logs_pass,
+        ASSESSMENT_LOGS.name: lambda: output_pass(ASSESSMENT_LOGS, feedback, assessment_logs),
+        QUARANTINE.name: lambda: output_pass(QUARANTINE, classified, quarantine),
+    })
+    report = RunReport()
+    log_written, classified_metrics, log_metrics = done[REQUEST_LOGS.name]
+    counts.apply_classified(report, classified_metrics)
+    counts.apply_request_logs(report, log_metrics)
+    written = {REQUEST_LOGS.name: log_written}
+    derived = {REQUEST_LOGS.name: int(log_metrics["derived"])}
+    classified_by_pass = {}
+    for output in (ASSESSMENT_LOGS, QUARANTINE):
+        written[output.name], classified_by_pass[output.name], derived[output.name] = done[output.name]
 
     expected = {REQUEST_LOGS.name: report.request_logs_rows, ASSESSMENT_LOGS.name: report.assessment_rows,
                 QUARANTINE.name: report.quarantined_rows}
@@ -243,6 +262,20 @@ def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrit
         report.rows_written = {name: int(count) for name, count in written.items()}
         report.checks.update(writer.checks(derived, report.rows_written))
     return report
+
+
+def in_parallel(spark: SparkSession, tasks: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Run each task in its own thread (Spark runs jobs from several threads at once, on classic
+    Spark and Spark Connect alike) and return their results by name. Returns only when every
+    task has ended, so no write is still running when the caller moves on; then raises the first
+    failure, in the order the tasks were given."""
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="inference-logs-pass") as pool:
+        futures = {name: pool.submit(inheritable_thread_target(spark)(task)) for name, task in tasks.items()}
+        wait(futures.values())
+    for future in futures.values():
+        if future.exception() is not None:
+            raise future.exception()
+    return {name: future.result() for name, future in futures.items()}
 
 
 def _notify(after_write: AfterWrite, name: str) -> None:
