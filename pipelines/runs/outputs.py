@@ -7,13 +7,13 @@ a range, merge a batch, or discard for a dry run) and returns the rows its Delta
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.util import inheritable_thread_target
 from pyspark.sql.types import StructType
+from pyspark.util import inheritable_thread_target
 
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
@@ -271,7 +271,7 @@ def in_parallel(spark: SparkSession, tasks: dict[str, Callable[[], object]]) -> 
     failure, in the order the tasks were given."""
     with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="inference-logs-pass") as pool:
         futures = {name: pool.submit(inheritable_thread_target(spark)(task)) for name, task in tasks.items()}
-        wait(futures.values())
+    # leaving the block waited for every task
     for future in futures.values():
         if future.exception() is not None:
             raise future.exception()
