@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipelines.runs.outputs import Discard, decide_duplicates, derive_outputs
+from pipelines.runs.outputs import Discard, decide_duplicates, derive_outputs, look_at_batch
 from pipelines.transforms.classify import KeptRows
 from pipelines.transforms.derive import classify_payload, classify_rows, quarantine, request_logs
 from pipelines.transforms.normalize import normalize_payload
@@ -74,6 +74,21 @@ def test_kept_rows_decided_once_give_the_same_rows_as_ranking_them_in_each_pass(
     no_id = (None, json.dumps(GOOD_RESPONSE), 200, 0, "quarantine")
     assert _kept(classify_rows(normalized, decided)) == sorted(expected + [no_id, no_id], key=str)
     assert _kept(classify_rows(normalized, decided)) == _kept(classify_rows(normalized))
+
+
+def test_one_look_at_a_batch_gives_its_dates_and_the_same_duplicate_choice(gateway_payload, monkeypatch):
+    later = NOON + dt.timedelta(days=2)
+    rows = [gateway_row("dup", GOOD_REQUEST, chat_completion(text)) for text in ("x", "y")]
+    rows += [gateway_row("one", GOOD_REQUEST, GOOD_RESPONSE, when=later), gateway_row(None, GOOD_REQUEST, GOOD_RESPONSE)]
+    normalized = normalize_payload(gateway_payload(rows))
+    dates, decided = look_at_batch(normalized)
+    assert dates == [DAY, later.date()]
+    assert sorted(r[0] for r in decided.kept.collect()) == ["dup"]
+    assert _kept(classify_rows(normalized, decided)) == _kept(classify_rows(normalized, decide_duplicates(normalized)))
+    # more repeated ids than are listed: the frame that finds them, and the dates all the same
+    monkeypatch.setattr("pipelines.runs.outputs.MAX_LISTED_REPEATED_IDS", 0)
+    dates, found = look_at_batch(normalized)
+    assert dates == [DAY, later.date()] and [r[0] for r in found.collect()] == ["dup"]
 
 
 def test_identical_copies_of_a_kept_row_are_ranked_and_kept_once(gateway_payload):

@@ -46,6 +46,8 @@ class RunLease:
         self.wait_seconds, self.lease_seconds, self.poll_seconds = wait_seconds, lease_seconds, poll_seconds
         #: Set when a renewal found the lease taken by another run (this run overran its lease).
         self.lost = False
+        #: Whether this run took the lease and has not released it yet.
+        self.held = False
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -116,6 +118,7 @@ class RunLease:
                     "Wait for it to finish (or pass --wait-seconds); a run that died loses its lease when it expires."
                 )
             time.sleep(self.poll_seconds)
+        self.held = True
         self._renewer = threading.Thread(target=self._renew, name="run-lease-renewal", daemon=True)
         self._renewer.start()
 
@@ -138,6 +141,7 @@ class RunLease:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
+        self.held = False
         for attempt in range(attempts):
             try:
                 self.spark.sql(f"DELETE FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} "

@@ -100,11 +100,16 @@ def _print_progress(index: int, total: int, piece: Slice, report: RunReport, don
           f"({rate:.0f} rows/s); {done_rows} rows in {elapsed:.0f} s so far", flush=True)
 
 
-def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, dates: DateRange,
-              merge: bool, after_write: AfterWrite, dates_per_slice: int) -> tuple[RunReport, str]:
+def _payload_range(spark: SparkSession, settings: Settings, dates: DateRange):
+    """The payload table, its rows of the range and the payload dates they hold (one narrow look)."""
     source = payload_location(spark, settings)
     payload = dates.of(delta_tables.read_source(spark, source))
-    found = [row[0] for row in normalize_payload(payload).select("date").distinct().collect()]
+    return source, payload, [row[0] for row in normalize_payload(payload).select("date").distinct().collect()]
+
+
+def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, dates: DateRange,
+              merge: bool, after_write: AfterWrite, dates_per_slice: int, prepared) -> tuple[RunReport, str]:
+    source, payload, found = prepared
     present = sorted(day for day in found if day is not None)
     slices = plan_slices(dates, present, None in found, dates_per_slice)
     total, started = RunReport(), time.perf_counter()
@@ -137,5 +142,6 @@ def run_backfill(spark: SparkSession, settings: Settings, dates: DateRange, merg
     if dates_per_slice < 1:
         raise ConfigError(f"--dates-per-slice must be at least 1, not {dates_per_slice}")
     return run_job("backfill", spark, settings,
-                   lambda outputs, _run_id: _backfill(spark, settings, outputs, dates, merge, after_write,
-                                                      dates_per_slice))
+                   lambda outputs, _run_id, prepared: _backfill(spark, settings, outputs, dates, merge, after_write,
+                                                                dates_per_slice, prepared),
+                   prepare=lambda: _payload_range(spark, settings, dates))

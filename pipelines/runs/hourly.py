@@ -19,8 +19,7 @@ from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import payload_location, run_job
-from pipelines.runs.outputs import (AfterWrite, MergeBatch, OutputTables, decide_duplicates, derive_outputs,
-                                    in_parallel, payload_dates)
+from pipelines.runs.outputs import AfterWrite, MergeBatch, OutputTables, derive_outputs, in_parallel, look_at_batch
 from pipelines.runs.report import RunReport
 from pipelines.transforms.normalize import normalize_payload
 from schemas.run_state import BATCH_REPORTS
@@ -28,24 +27,32 @@ from schemas.run_state import BATCH_REPORTS
 
 def process_batch(batch: DataFrame, batch_id: int, outputs: OutputTables, reports: TableLocation, run_id: str,
                   after_write: AfterWrite) -> None:
-    """Derive and merge one micro-batch, then record its report (idempotent per run and batch)."""
+    """Derive and merge one micro-batch, then record its report (read back by run and batch: a
+    batch recorded twice counts once)."""
+    spark = batch.sparkSession
     normalized = normalize_payload(batch)
-    # two narrow looks at the batch, at once: its dates (what the MERGEs touch) and its repeated ids
-    looks = in_parallel(batch.sparkSession, {"dates": lambda: payload_dates(normalized),
-                                             "repeated": lambda: decide_duplicates(normalized)})
-    report = derive_outputs(normalized, MergeBatch(batch.sparkSession, outputs, looks["dates"]), after_write,
-                            repeated=looks["repeated"])
-    record = batch.sparkSession.createDataFrame(
+    # one narrow look at the batch (its dates, which the MERGEs touch, and its repeated ids), while
+    # each output table's version before the batch's writes is looked up
+    looks = in_parallel(spark, {"batch": lambda: look_at_batch(normalized), **{
+        name: functools.partial(lambda location: delta_tables.last_commit(spark, location).version, location)
+        for name, location in outputs.items()}})
+    dates, repeated = looks.pop("batch")
+    report = derive_outputs(normalized, MergeBatch(spark, outputs, dates, versions=looks), after_write,
+                            repeated=repeated)
+    record = spark.createDataFrame(
         [(run_id, batch_id, dt.datetime.now(dt.timezone.utc), report.ok, json.dumps(report.as_dict(), sort_keys=True))],
         BATCH_REPORTS)
-    delta_tables.merge_into(record, reports, "t.run_id = s.run_id AND t.batch_id = s.batch_id", update_when="true")
+    # appended, not merged (a cheaper commit): a run's stream runs each of its batches once
+    delta_tables.append(record, reports)
 
 
 def batch_reports(spark: SparkSession, reports: TableLocation, run_id: str) -> list[tuple[int, RunReport]]:
-    """The reports the run's batches recorded, in batch order."""
+    """The reports the run's batches recorded, in batch order (a batch recorded twice counts once:
+    its last record)."""
     rows = (delta_tables.read_table(spark, reports).where(F.col("run_id") == run_id)
-            .select("batch_id", "report").orderBy("batch_id").collect())
-    return [(row["batch_id"], RunReport.from_dict(json.loads(row["report"]))) for row in rows]
+            .select("batch_id", "report").orderBy("batch_id", "recorded_at").collect())
+    last = {row["batch_id"]: row["report"] for row in rows}
+    return [(batch_id, RunReport.from_dict(json.loads(report))) for batch_id, report in last.items()]
 
 
 def _print_progress(progress: dict) -> None:
@@ -55,16 +62,18 @@ def _print_progress(progress: dict) -> None:
     print(f"  batch {progress.get('batchId')}: done in {seconds:.0f} s", flush=True)
 
 
-def _hourly(spark: SparkSession, settings: Settings, outputs: OutputTables, run_id: str,
-            after_write: AfterWrite) -> tuple[RunReport, str]:
-    state = settings.state
-    if state is None:
-        raise ConfigError("the hourly job needs a state section (state.checkpoint, state.lock, "
-                          "state.batch_reports) in the config")
+def _payload_stream(spark: SparkSession, settings: Settings) -> tuple[TableLocation, DataFrame]:
+    """The payload table and the stream of its rows appended since the last run (not started)."""
     source = payload_location(spark, settings)
+    return source, delta_tables.stream_table(spark, source, settings.state.max_files_per_batch)
+
+
+def _hourly(spark: SparkSession, settings: Settings, outputs: OutputTables, run_id: str,
+            after_write: AfterWrite, prepared: tuple[TableLocation, DataFrame]) -> tuple[RunReport, str]:
+    state = settings.state
+    source, stream = prepared
     reports = TableLocation(state.batch_reports)
     delta_tables.ensure_table(spark, reports, BATCH_REPORTS)
-    stream = delta_tables.stream_table(spark, source, state.max_files_per_batch)
     process = functools.partial(process_batch, outputs=outputs, reports=reports, run_id=run_id,
                                 after_write=after_write)
     progress = delta_tables.run_available_now(stream, state.checkpoint, process, "inference-logs-hourly",
@@ -83,5 +92,9 @@ def _hourly(spark: SparkSession, settings: Settings, outputs: OutputTables, run_
 def run_hourly(spark: SparkSession, settings: Settings, after_write: AfterWrite = None) -> RunReport:
     """Process what arrived in the payload table since the last successful run (the whole
     history on the first run), however late its request time, and stop when caught up."""
+    if settings.state is None:
+        raise ConfigError("the hourly job needs a state section (state.checkpoint, state.lock, "
+                          "state.batch_reports) in the config")
     return run_job("hourly", spark, settings,
-                   lambda outputs, run_id: _hourly(spark, settings, outputs, run_id, after_write), incremental=True)
+                   lambda outputs, run_id, prepared: _hourly(spark, settings, outputs, run_id, after_write, prepared),
+                   incremental=True, prepare=lambda: _payload_stream(spark, settings))

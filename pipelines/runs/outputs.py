@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 from pyspark.util import inheritable_thread_target
 
@@ -126,12 +127,12 @@ class Discard(Writer):
 
 
 class _Committing(Writer):
-    def __init__(self, spark: SparkSession, tables: OutputTables):
+    def __init__(self, spark: SparkSession, tables: OutputTables, versions: dict[str, int] | None = None):
         self.spark, self.tables = spark, tables
-        #: The version each table was at before this run's next write to it, looked up by the
-        #: write's own thread: a write that creates no commit (a merge with nothing to change)
-        #: wrote no row.
-        self.versions: dict[str, int] = {}
+        #: The version each table was at before this run's next write to it (given, or looked up
+        #: by the write's own thread): a write that creates no commit (a merge with nothing to
+        #: change) wrote no row.
+        self.versions: dict[str, int] = dict(versions or {})
         #: Rows each MERGE read from its source, from its commit; None where the MERGE made no
         #: commit: Delta skips it when every source row matched and none was to be written.
         self.source_rows: dict[str, int | None] = {}
@@ -173,8 +174,9 @@ class MergeBatch(_Committing):
     as once. Request logs are keyed by (date, databricks_request_id) and keep the preferred of
     several rows; assessment rows and quarantine rows are keyed by their whole content."""
 
-    def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date]):
-        super().__init__(spark, tables)
+    def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date],
+                 versions: dict[str, int] | None = None):
+        super().__init__(spark, tables, versions)
         self.dates = dates
 
     def _write(self, output: Output, rows: DataFrame) -> None:
@@ -190,16 +192,25 @@ class MergeBatch(_Committing):
 # --- the passes --------------------------------------------------------------------------------
 
 
-def decide_duplicates(normalized: DataFrame):
+def decide_duplicates(normalized: DataFrame, ids_from: DataFrame | None = None):
     """How the passes of a run collapse repeated request ids (see classify.collapse_duplicates):
     one narrow look at the id column finds them; when there are few, one look at their rows
     decides which row each keeps (:class:`classify.KeptRows`), so no pass scans the payload
-    twice; when there are many, the frame that finds them (each pass ranks them with a join)."""
-    found = classify.repeated_ids(normalized)
+    twice; when there are many, the frame that finds them (each pass ranks them with a join).
+    ``ids_from``: the same rows with an observation on them, for the look at the id column."""
+    found = classify.repeated_ids(normalized if ids_from is None else ids_from)
     ids = [row[0] for row in found.select(classify.REQUEST_ID).limit(MAX_LISTED_REPEATED_IDS + 1).collect()]
     if len(ids) > MAX_LISTED_REPEATED_IDS:
-        return found
+        return classify.repeated_ids(normalized)
     return classify.decide_kept_rows(normalized, ids) if ids else []
+
+
+def look_at_batch(normalized: DataFrame) -> tuple[list[dt.date], object]:
+    """A batch's payload dates and :func:`decide_duplicates` of it, from one narrow look: the
+    dates are observed while the ids are grouped (which reads every row)."""
+    watched, dates = counts.observed(normalized, "payload_dates", [F.collect_set("date").alias("dates")])
+    repeated = decide_duplicates(normalized, ids_from=watched)
+    return sorted(day for day in dates.get["dates"] or [] if day is not None), repeated
 
 
 def payload_dates(normalized: DataFrame) -> list[dt.date]:
