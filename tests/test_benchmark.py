@@ -9,7 +9,8 @@ from pyspark.sql import functions as F
 from benchmarks import bench
 from pipelines.io.delta_tables import TableLocation, read_table
 
-pytestmark = pytest.mark.slow
+# Also run by the Spark Connect pass: the benchmark runs on either runtime.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(spark, tmp_path, capsys):
