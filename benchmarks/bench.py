@@ -135,7 +135,8 @@ def jvm_peak_rss_mb(spark: SparkSession) -> float:
 
 
 def _megabytes(mb: float) -> str:
-    return "not measured (Spark Connect)" if math.isnan(mb) else f"{mb:5.0f} MB"
+    """A :func:`jvm_peak_rss_mb` figure as printed; NaN (Spark Connect, or no /proc) is "not measured"."""
+    return "not measured" if math.isnan(mb) else f"{mb:5.0f} MB"
 
 
 def timed(label: str, action):
