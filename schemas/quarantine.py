@@ -10,7 +10,8 @@ QUARANTINE = StructType([
     column("status_code", IntegerType(), "The row's status code, as an integer."),
     column("reason", StringType(), "Reason code, one of the documented quarantine reasons."),
     column("reason_detail", StringType(), "The reason in words, with what to do about it."),
-    column("payload_row", StringType(), "The whole payload row as JSON, unchanged."),
+    column("payload_row", StringType(), "The payload row as JSON, every column but the response body (which the payload table keeps).",
+           long_text=True),
 ])
 
 PARTITION_COLUMN = "date"

@@ -6,6 +6,7 @@ step with the declarations.
 from pyspark.sql.types import StructType
 
 from schemas.assessment_logs import ASSESSMENT_LOGS
+from schemas.fields import LONG_TEXT, stats_columns
 from schemas.quarantine import QUARANTINE, QUARANTINE_REASONS
 from schemas.request_logs import REQUEST_LOGS
 
@@ -30,7 +31,10 @@ def ddl_columns(schema: StructType) -> str:
 def create_table_ddl(name: str, schema: StructType, partition_by: str | None = None,
                      cluster_by: str | None = None) -> str:
     layout = f"\nPARTITIONED BY (`{partition_by}`)" if partition_by else f"\nCLUSTER BY (`{cluster_by}`)" if cluster_by else ""
-    return f"CREATE TABLE IF NOT EXISTS {name} (\n{ddl_columns(schema)}\n) USING DELTA{layout};"
+    properties = ""
+    if any(f.metadata.get(LONG_TEXT) for f in schema.fields):
+        properties = f"\nTBLPROPERTIES ('delta.dataSkippingStatsColumns' = '{','.join(stats_columns(schema, partition_by))}')"
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n{ddl_columns(schema)}\n) USING DELTA{layout}{properties};"
 
 
 def markdown_table(schema: StructType) -> str:

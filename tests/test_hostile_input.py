@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.samples import sample_payloads as sp
-from pipelines.transforms.derive import classify_payload, may_hold_feedback, request_log_rows
+from pipelines.transforms.classify import REQUEST_LOGS, classify_payload, may_hold_feedback
 from pipelines.transforms.feedback import assessment_items
+from pipelines.transforms.request_logs import request_log_rows
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -143,7 +144,8 @@ def test_every_row_lands_once_and_no_value_is_invented(spark, rows):
     frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD)).withColumns({
         "candidate": may_hold_feedback(F.col("request_raw")),
         "assessments": F.when(F.col("is_feedback"), assessment_items(F.col("request_body")))})
-    fields = request_log_rows(frame).select("databricks_request_id", "request", "response", "trace")
+    fields = request_log_rows(frame.where(F.col("destination") == REQUEST_LOGS)).select(
+        "databricks_request_id", "request", "response", "trace")
     classified = frame.join(fields, "databricks_request_id", "left").collect()   # one job per example
 
     # every payload row is accounted for exactly once
@@ -188,5 +190,5 @@ def test_degenerate_bodies_are_classified_not_crashed(spark, text, expected_resp
     [row] = frame.collect()
     assert row["destination"] in ("request_logs", "quarantine")
     if row["destination"] == "request_logs":
-        [derived] = request_log_rows(frame).collect()
+        [derived] = request_log_rows(frame.where(F.col("destination") == REQUEST_LOGS)).collect()
         assert (derived["request"], derived["response"]) == (None, expected_response)

@@ -2,7 +2,7 @@
 from chispa import assert_column_equality
 from pyspark.sql import functions as F
 
-from pipelines.transforms.json_values import bind, content_text, join_texts
+from pipelines.transforms.json_values import CONTENT, SCALAR, STRINGS, bind, content_text, join_texts, kind, text_of
 
 
 def test_bind_hands_the_value_to_the_function_once_computed(spark):
@@ -28,3 +28,16 @@ def test_content_text_of_a_string_a_list_of_parts_and_a_part(spark):
     ], "content string, expected string")
     got = content_text(F.parse_json(F.col("content")))
     assert_column_equality(df.withColumn("got", got), "got", "expected")
+
+
+def test_text_of_reads_a_value_by_its_kind_as_content_strings_or_a_string_only(spark):
+    values = ['"s"', '["a", 1, "b"]', '[{"text": "p"}, "q"]', '{"text": "one"}', "true", "null"]
+    # content: a list's parts are objects with text or strings (a number is skipped); strings: a
+    # list's strings only; a string only: nothing but a string
+    expected = {CONTENT: ["s", "a\nb", "p\nq", "one", None, None],
+                STRINGS: ["s", "a\nb", "q", None, None, None],
+                SCALAR: ["s", None, None, None, None, None]}
+    df = spark.createDataFrame(list(enumerate(values)), "i int, raw string").withColumn("v", F.parse_json("raw"))
+    df = df.withColumn("k", kind(F.col("v")))
+    rows = df.select("i", *[text_of(F.col("v"), F.col("k"), how).alias(how) for how in expected]).orderBy("i").collect()
+    assert {how: [row[how] for row in rows] for how in expected} == expected

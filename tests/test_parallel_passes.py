@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from pipelines.runs.outputs import in_parallel
+from pipelines.runs.parallel import in_parallel
 
 pytestmark = pytest.mark.e2e
 

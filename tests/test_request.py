@@ -8,15 +8,10 @@ from tests.conftest import as_text
 
 
 def extract(spark, body):
-    df = spark.createDataFrame([(as_text(body),)], "raw string").select(request.parse_request(F.col("raw")).alias("body"))
-    record = request.pyfunc_record(F.col("body"))
-    root = request.unwrap_request(F.col("body"), record)
-    row = df.select(
-        request.user_query(root).alias("query"),
-        request.request_shape(root, record).alias("shape"),
-        request.conversation_id(F.col("body"), record).alias("conversation_id"),
-    ).first()
-    return row["query"], row["shape"], row["conversation_id"]
+    df = spark.createDataFrame([(as_text(body),)], "raw string").select(
+        request.parse_request(F.col("raw")).alias("request_body"))
+    row = request.with_request_fields(df).first()
+    return row["request"], row["request_shape"], row["conversation_id"]
 
 
 CASES = [

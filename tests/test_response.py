@@ -18,7 +18,8 @@ from pipelines.samples.sample_payloads import (
     trace_v1,
     trace_v2,
 )
-from pipelines.transforms.derive import classify_payload, request_log_rows
+from pipelines.transforms.classify import REQUEST_LOGS, classify_payload
+from pipelines.transforms.request_logs import request_log_rows
 from pipelines.transforms.response import is_stream, parse_response, stream_kind
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
@@ -37,7 +38,8 @@ def body(value):
 def extracted(spark):
     """The request-logs response fields of every registered body, derived in one Spark job."""
     rows = [gateway_row(str(key), chat_request("q"), value) for key, value in enumerate(_BODIES)]
-    derived = request_log_rows(classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD))).collect()
+    classified = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD))
+    derived = request_log_rows(classified.where(F.col("destination") == REQUEST_LOGS)).collect()
     return {int(r["databricks_request_id"]): {"answer": r["response"], "shape": r["response_shape"],
                                               "trace": r["trace"], "format": r["schema_version"]} for r in derived}
 

@@ -143,6 +143,18 @@ def read_source(spark: SparkSession, location: TableLocation) -> DataFrame:
     return payload
 
 
+def read_snapshot(spark: SparkSession, location: TableLocation) -> tuple[DataFrame, int]:
+    """The payload table at its current version, and that version. A Delta DataFrame otherwise
+    reads the latest version again in every job, so a run's passes over a table still being
+    written could each see other rows; pinned, they all read the same ones."""
+    read_source(spark, location)
+    try:
+        version = last_commit(spark, location).version
+        return spark.sql(f"SELECT * FROM {location.sql} VERSION AS OF {version}"), version
+    except SPARK_ERRORS as exc:
+        raise _unreadable(location, exc) from exc
+
+
 def _comparable(schema: StructType) -> list[tuple[str, str]]:
     return [(field.name, field.dataType.simpleString()) for field in schema.fields]
 
@@ -255,18 +267,22 @@ def last_commit(spark: SparkSession, location: TableLocation) -> Commit:
 _TARGET_ALIAS = re.compile(r"(?<![\w.`])t\.")
 
 
-def merge_into(df: DataFrame, location: TableLocation, on: str, update_when: str | None = None) -> None:
+def merge_into(df: DataFrame, location: TableLocation, on: str, update_when: str | None = None,
+               insert: bool = True) -> None:
     """Merge ``df`` (alias ``s``) into the table (alias ``t`` in the conditions): rows matching
     ``on`` are replaced where ``update_when`` holds (never when None; ``"true"``: always), the
-    others inserted. Through ``DataFrame.mergeInto``, so that it runs on classic Spark and Spark
-    Connect alike and the counts observed on ``df`` reach the caller on both."""
+    others inserted (unless ``insert`` is false). Through ``DataFrame.mergeInto``, so that it
+    runs on classic Spark and Spark Connect alike and the counts observed on ``df`` reach the
+    caller on both."""
     def target(condition: str):
         return F.expr(_TARGET_ALIAS.sub(lambda _: location.sql + ".", condition))
 
     merge = df.alias("s").mergeInto(location.sql, target(on))
     if update_when is not None:
         merge = merge.whenMatched(target(update_when)).updateAll()
-    merge.whenNotMatched().insertAll().merge()
+    if insert:
+        merge = merge.whenNotMatched().insertAll()
+    merge.merge()
 
 
 def table_version(spark: SparkSession, location: TableLocation) -> int:

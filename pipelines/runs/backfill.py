@@ -24,9 +24,8 @@ from pipelines.runs.outputs import (
     MergeBatch,
     OutputTables,
     ReplaceRange,
-    derive_outputs,
-    payload_dates,
 )
+from pipelines.runs.passes import derive_outputs, payload_dates
 from pipelines.runs.report import RunReport
 from pipelines.transforms.normalize import date_range_filter, normalize_payload, undated_filter
 
@@ -101,10 +100,13 @@ def _print_progress(index: int, total: int, piece: Slice, report: RunReport, don
 
 
 def _payload_range(spark: SparkSession, settings: Settings, dates: DateRange):
-    """The payload table, its rows of the range and the payload dates they hold (one narrow look)."""
+    """The payload table at its current version (every slice reads that one), its rows of the
+    range and the payload dates they hold (one narrow look)."""
     source = payload_location(spark, settings)
-    payload = dates.of(delta_tables.read_source(spark, source))
-    return source, payload, [row[0] for row in normalize_payload(payload).select("date").distinct().collect()]
+    snapshot, version = delta_tables.read_snapshot(spark, source)
+    payload = dates.of(snapshot)
+    found = [row[0] for row in normalize_payload(payload).select("date").distinct().collect()]
+    return f"{source} version {version}", payload, found
 
 
 def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, dates: DateRange,

@@ -19,7 +19,8 @@ from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import payload_location, run_job
-from pipelines.runs.outputs import AfterWrite, MergeBatch, OutputTables, derive_outputs, in_parallel, look_at_batch
+from pipelines.runs.outputs import AfterWrite, MergeBatch, OutputTables
+from pipelines.runs.passes import derive_outputs, look_at_batch
 from pipelines.runs.report import RunReport
 from pipelines.transforms.normalize import normalize_payload
 from schemas.run_state import BATCH_REPORTS
@@ -31,14 +32,9 @@ def process_batch(batch: DataFrame, batch_id: int, outputs: OutputTables, report
     batch recorded twice counts once)."""
     spark = batch.sparkSession
     normalized = normalize_payload(batch)
-    # one narrow look at the batch (its dates, which the MERGEs touch, and its repeated ids), while
-    # each output table's version before the batch's writes is looked up
-    looks = in_parallel(spark, {"batch": lambda: look_at_batch(normalized), **{
-        name: functools.partial(lambda location: delta_tables.last_commit(spark, location).version, location)
-        for name, location in outputs.items()}})
-    dates, repeated = looks.pop("batch")
-    report = derive_outputs(normalized, MergeBatch(spark, outputs, dates, versions=looks), after_write,
-                            repeated=repeated)
+    # one narrow look at the batch: its dates (the stored rows it can repeat) and its repeated ids
+    dates, repeated = look_at_batch(normalized)
+    report = derive_outputs(normalized, MergeBatch(spark, outputs, dates), after_write, repeated=repeated)
     record = spark.createDataFrame(
         [(run_id, batch_id, dt.datetime.now(dt.timezone.utc), report.ok, json.dumps(report.as_dict(), sort_keys=True))],
         BATCH_REPORTS)

@@ -21,7 +21,8 @@ from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.io.run_lease import RunLease
-from pipelines.runs.outputs import OutputTables, ensure_output_tables, in_parallel
+from pipelines.runs.outputs import OutputTables, ensure_output_tables
+from pipelines.runs.parallel import in_parallel
 from pipelines.runs.report import RunReport
 from pipelines.samples.synthetic_payloads import synthetic_payload
 from pipelines.transforms.latest_feedback import latest_assessments, latest_merge_sql

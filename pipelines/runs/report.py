@@ -1,10 +1,11 @@
 """Counts that prove a run lost nothing, taken while the data flows.
 
-Each output pass carries an observation (``DataFrame.observe``): the request-logs pass counts
-every classified row by destination, reason and status, and its output rows by shape and trace
-format; the assessment-logs and quarantine passes count what they wrote. Each write's Delta
-commit gives its own count of rows written. A run is balanced when every payload row read is
-accounted for exactly once:
+Each output pass carries observations (``DataFrame.observe``): the request-logs pass counts
+every payload row it read (by status and date) and its request-logs rows (by shape and trace
+format), the quarantine pass its quarantined rows by reason, the assessment-logs pass its
+feedback rows and assessments; each pass counts the rows it read and what it derived. Each
+write's Delta commit gives its own count of rows written. A run is balanced when every payload
+row read is accounted for exactly once:
 
     rows_read = request_logs rows + feedback rows (-> assessment logs) + quarantined rows
                 + duplicates collapsed
@@ -23,6 +24,7 @@ from pyspark.sql import functions as F
 
 from pipelines.transforms import classify
 from pipelines.transforms.columns import built_once
+from pipelines.transforms.duplicates import COLLAPSED
 from schemas.quarantine import QUARANTINE_REASONS
 from schemas.shapes import ALL_REQUEST_SHAPES, ALL_RESPONSE_SHAPES, STATUS_CLASSES, TRACE_FORMATS, UNRECOGNIZED
 
@@ -109,22 +111,45 @@ def _tally(prefix: str, value: Column, names, weight: Column | None = None) -> l
     return [_count_where(value == name, weight).alias(f"{prefix}:{name}") for name in names]
 
 
+def _rows_read_metrics() -> list[Column]:
+    """Payload rows read and collapsed, over rows that each stand for 1 + duplicates_collapsed."""
+    return [F.coalesce(F.sum(F.lit(1) + F.col(COLLAPSED)), F.lit(0)).cast("bigint").alias("rows_read"),
+            F.coalesce(F.sum(COLLAPSED), F.lit(0)).cast("bigint").alias("duplicates_collapsed")]
+
+
 @built_once
-def classified_metrics() -> list[Column]:
-    """Counts over the classified rows (one per distinct payload row)."""
-    dest = F.col("destination")
-    payload_rows = F.lit(1) + F.col("duplicates_collapsed")
+def read_metrics() -> list[Column]:
+    """The request-logs pass's counts over every distinct payload row (``_request_log`` marks
+    the request-logs rows): rows read, collapsed, per status class and date."""
+    payload_rows = F.lit(1) + F.col(COLLAPSED)
     return [
-        F.sum(payload_rows).cast("bigint").alias("rows_read"),
-        F.sum("duplicates_collapsed").cast("bigint").alias("duplicates_collapsed"),
-        _count_where(dest == classify.REQUEST_LOGS).alias("request_logs_rows"),
-        _count_where(dest == classify.ASSESSMENT_LOGS).alias("feedback_rows"),
-        _count_where(dest == classify.ASSESSMENT_LOGS, F.col("assessment_count")).alias("assessment_rows"),
-        _count_where(dest == classify.QUARANTINE).alias("quarantined_rows"),
-        *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS),
+        *_rows_read_metrics(),
+        _count_where(F.col("_request_log")).alias("request_logs_rows"),
         *_tally("status_codes", _status_class(F.col("status_code")), STATUS_CLASSES, payload_rows),
         F.sort_array(F.collect_set("date")).alias("dates"),
     ]
+
+
+@built_once
+def quarantine_metrics() -> list[Column]:
+    """The quarantine pass's counts over every distinct payload row it classified."""
+    return [*_rows_read_metrics(),
+            _count_where(F.col("destination") == classify.QUARANTINE).alias("quarantined_rows"),
+            *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS)]
+
+
+@built_once
+def rows_read_metrics() -> list[Column]:
+    return _rows_read_metrics()
+
+
+@built_once
+def feedback_metrics() -> list[Column]:
+    """The assessment-logs pass's counts over the rows it classified (those that may hold
+    feedback): feedback rows and their assessments."""
+    feedback = F.col("destination") == classify.ASSESSMENT_LOGS
+    return [_count_where(feedback).alias("feedback_rows"),
+            _count_where(feedback, F.col("assessment_count")).alias("assessment_rows")]
 
 
 @built_once
@@ -155,13 +180,16 @@ def observed(df: DataFrame, name: str, metrics: list[Column]) -> tuple[DataFrame
     return df.observe(observation, *metrics), observation
 
 
-def apply_classified(report: RunReport, metrics: dict) -> None:
-    """Fill ``report`` from the classified rows' observation."""
+def apply_counts(report: RunReport, metrics: dict) -> None:
+    """Fill ``report``'s counters and tallies from an observation's values (those it has)."""
     for name in COUNTERS:
-        setattr(report, name, int(metrics.get(name) or 0))
+        if name in metrics:
+            setattr(report, name, int(metrics.get(name) or 0))
     for tally in ("quarantine_reasons", "status_codes"):
-        setattr(report, tally, _tally_values(metrics, tally))
-    report.dates = list(metrics.get("dates") or [])
+        if any(key.startswith(tally + ":") for key in metrics):
+            setattr(report, tally, _tally_values(metrics, tally))
+    if "dates" in metrics:
+        report.dates = list(metrics.get("dates") or [])
 
 
 def apply_request_logs(report: RunReport, metrics: dict) -> None:

@@ -12,10 +12,16 @@ from pipelines.config import Settings
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import DateRange, payload_location, sample_frame
-from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, Discard, OutputTables, derive_outputs, decide_duplicates
+from pipelines.runs.outputs import ASSESSMENT_LOGS, OUTPUTS, QUARANTINE, REQUEST_LOGS, Discard, OutputTables
+from pipelines.runs.passes import derive_outputs, find_repeated_ids
 from pipelines.runs.report import RunReport
-from pipelines.transforms.derive import OUTPUT_FRAMES, classify_rows
+from pipelines.transforms import classify
+from pipelines.transforms.assessment_logs import assessment_log_rows
+from pipelines.transforms.duplicates import collapse_duplicates
 from pipelines.transforms.normalize import normalize_payload
+from pipelines.transforms.quarantine import quarantine_rows
+from pipelines.transforms.request_logs import request_log_rows
+from schemas.request_logs import REQUEST_LOGS as REQUEST_LOGS_SCHEMA
 
 #: How many example keys each finding lists.
 EXAMPLES = 5
@@ -24,13 +30,20 @@ EXAMPLES = 5
 #: assessment and quarantine rows: their whole content).
 ROW_KEYS = {REQUEST_LOGS.name: ["date", "databricks_request_id"]}
 
+#: Each output table's rows, from the classified rows of its destination.
+OUTPUT_ROWS = {
+    REQUEST_LOGS.name: lambda rows: request_log_rows(rows).select(*REQUEST_LOGS_SCHEMA.fieldNames()),
+    ASSESSMENT_LOGS.name: assessment_log_rows,
+    QUARANTINE.name: quarantine_rows,
+}
+
 
 def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> RunReport:
     """Derive and count what a run would produce from a payload table (or a range of it),
     without writing anything (no sample table either: it is generated in memory)."""
     sample = settings.sample_data
     if settings.tables.payload or sample is None or delta_tables.table_exists(spark, TableLocation(sample.table)):
-        payload = delta_tables.read_source(spark, payload_location(spark, settings))
+        payload, _ = delta_tables.read_snapshot(spark, payload_location(spark, settings))
     else:
         payload = sample_frame(spark, sample)
     return derive_outputs(normalize_payload(dates.of(payload)), Discard())
@@ -108,8 +121,11 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
     changed. Run it after an incident, a manual edit, or an upgrade; it reads everything."""
     source = payload_location(spark, settings)
     tables = OutputTables.from_settings(settings)
-    normalized = normalize_payload(dates.of(delta_tables.read_source(spark, source)))
-    classified = classify_rows(normalized, decide_duplicates(normalized))
+    snapshot, version = delta_tables.read_snapshot(spark, source)
+    normalized = normalize_payload(dates.of(snapshot))
+    # the request-logs pass's order, which the other passes' agrees with
+    kept = collapse_duplicates(normalized, find_repeated_ids(normalized), by_response=True)
+    classified = classify.with_destination(classify.parse_requests(kept))
     findings = {}
     for output in OUTPUTS:
         found = delta_tables.read_table(spark, tables[output.name])
@@ -117,7 +133,8 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
         if predicate is not None:
             found = found.where(predicate)
         # Observed before the output's filter on the destination, as in the run: Spark does not
-        # push a filter below an observation (pushed down, it parsed each body about 20 times).
+        # push a filter below an observation (pushed down, the filter would parse each body again).
         settled = classified.observe(f"verify_{output.name}", F.count(F.lit(1)).alias("rows"))
-        findings[output.name] = _compare(OUTPUT_FRAMES[output.name](settled), found, ROW_KEYS.get(output.name))
-    return VerifyReport(f"{source}: {dates.describe()}", findings)
+        rows = settled.where(F.col("destination") == output.name)
+        findings[output.name] = _compare(OUTPUT_ROWS[output.name](rows), found, ROW_KEYS.get(output.name))
+    return VerifyReport(f"{source} version {version}: {dates.describe()}", findings)

@@ -3,20 +3,27 @@ schemas (:mod:`schemas.bodies`): message content, prompts, inputs, predictions, 
 
 Every function takes and returns a Column and never raises on bad data: lookups use
 ``try_variant_get``, so a wrong type at any path gives null, which the callers count.
+
+A value's JSON type is read once (:func:`kind`, as its own column where the caller can) and the
+text is then taken by type (:func:`text_of`), instead of trying every reading in turn.
 """
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 NUMERIC_VARIANT_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
 
+#: How a value is read as text (:func:`text_of`): message content (a string, a list of parts or
+#: one part), a string or a list of strings (prompts, embeddings inputs), or a string only.
+CONTENT, STRINGS, SCALAR = "content", "strings", "scalar"
+
 
 def bind(value: Column, function) -> Column:
     """``function(value)`` with ``value`` evaluated once, however often ``function`` uses it.
 
-    Spark copies a column expression into every place that uses it, and inside a lambda or a
-    nested helper nothing evaluates the copies once: ``join_texts`` built its list of texts
-    twice, and the content of every chunk was read twice per level of nesting. Here ``value``
-    is the one element of an array handed to ``function`` as a lambda variable."""
+    Spark copies a column expression into every place that uses it, and inside a lambda nothing
+    evaluates the copies once. Here ``value`` is the one element of an array handed to
+    ``function`` as a lambda variable. Where the value can be a column of its own, that is
+    cheaper; this is for values computed inside a lambda."""
     return F.try_element_at(F.transform(F.array(value), function), F.lit(1))
 
 
@@ -40,18 +47,22 @@ def is_object(value: Column) -> Column:
     return get(value, "$", "map<string,variant>").isNotNull()
 
 
-def variant_type(value: Column) -> Column:
-    """The JSON type name of a small value ('STRING', 'BIGINT', 'OBJECT<...>', ...)."""
+def kind(value: Column) -> Column:
+    """The JSON type name of a small value: 'STRING', 'BIGINT', 'ARRAY<...>', 'OBJECT<...>', ..."""
     return F.schema_of_variant(value)
+
+
+def _is_string(value: Column) -> Column:
+    return kind(value) == "STRING"
 
 
 def scalar_string(value: Column) -> Column:
     """The value when it is a JSON string; null for numbers, objects and arrays."""
-    return bind(value, lambda v: F.when(variant_type(v) == "STRING", get(v, "$", "string")))
+    return F.when(_is_string(value), get(value, "$", "string"))
 
 
 def is_number(value: Column) -> Column:
-    return bind(variant_type(value), lambda kind: kind.isin(*NUMERIC_VARIANT_TYPES) | kind.startswith("DECIMAL"))
+    return bind(kind(value), lambda name: name.isin(*NUMERIC_VARIANT_TYPES) | name.startswith("DECIMAL"))
 
 
 def join_texts(texts: Column, separator: str) -> Column:
@@ -75,23 +86,38 @@ def last_where(items: Column, predicate) -> Column:
     return F.try_element_at(F.filter(items, predicate), F.lit(-1))
 
 
+def part_text(part: Column) -> Column:
+    """Text of one content part: its ``text`` when that is a string, or the part itself when it
+    is a string (parts without text, such as images, give null)."""
+    return F.coalesce(scalar_string(get(part, "$.text")), scalar_string(part))
+
+
+def text_of(value: Column, value_kind: Column, how: str) -> Column:
+    """The text of ``value``, whose :func:`kind` is ``value_kind``, read ``how``:
+
+    - CONTENT: a string, a list of parts ``{type, text}`` joined by newlines (parts without
+      text are skipped), or a single part object;
+    - STRINGS: a string, or a list of strings joined by newlines;
+    - SCALAR: a string only.
+    """
+    text = F.when(value_kind == "STRING", get(value, "$", "string"))
+    if how == CONTENT:
+        return (text.when(value_kind.startswith("ARRAY"), join_texts(F.transform(as_array(value), part_text), "\n"))
+                .when(value_kind.startswith("OBJECT"), part_text(value)))
+    if how == STRINGS:
+        return text.when(value_kind.startswith("ARRAY"), join_texts(F.transform(as_array(value), scalar_string), "\n"))
+    return text
+
+
 def content_text(content: Column) -> Column:
-    """Text of a message ``content``: a string, or a list of parts ``{type, text}`` joined by
-    newlines (parts without text, such as images, are skipped), or a single part object."""
-    def text(part: Column) -> Column:
-        return F.coalesce(scalar_string(get(part, "$.text")), scalar_string(part))
-
-    def of_content(value: Column) -> Column:
-        return bind(as_array(value), lambda parts: F.when(
-            parts.isNotNull(), join_texts(F.transform(parts, text), "\n")).otherwise(text(value)))
-
-    return bind(content, of_content)
+    """:func:`text_of` a message ``content`` read as CONTENT, its kind computed here (for values
+    inside a lambda or read once; a column of its own should pass its kind to :func:`text_of`)."""
+    return bind(content, lambda value: text_of(value, kind(value), CONTENT))
 
 
 def strings_or_text(value: Column) -> Column:
     """A string, or a list of strings joined by newlines (a prompt or an embeddings input)."""
-    return bind(value, lambda v: bind(as_array(v), lambda items: F.when(
-        items.isNotNull(), join_texts(F.transform(items, scalar_string), "\n")).otherwise(scalar_string(v))))
+    return bind(value, lambda v: text_of(v, kind(v), STRINGS))
 
 
 def role_of(message: Column) -> Column:

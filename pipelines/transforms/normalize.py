@@ -47,34 +47,31 @@ def _column_or_null(df: DataFrame, schema: StructType, name: str) -> Column:
     return F.col(name).try_cast(declared)
 
 
-#: The body columns, and the normalised columns that carry them unchanged.
-BODY_COLUMNS = {"request": "request_raw", "response": "response_raw"}
-
-
-def _travels_as_raw(row_type: StructType, name: str) -> bool:
-    """A string body column of the payload row: carried as its raw column, not in the row."""
-    return name in BODY_COLUMNS and name in row_type.fieldNames() and isinstance(row_type[name].dataType, StringType)
+#: The payload column the request-logs pass alone reads; a quarantined row keeps every other one.
+RESPONSE_BODY = "response"
 
 
 def original_row(df: DataFrame) -> Column:
-    """The whole payload row, every column as it is, for quarantine (serialised only there).
-
-    String bodies are left null here: they travel once, as request_raw and response_raw, and
-    :func:`restore_bodies` puts them back. A second copy of each body in every projection
-    doubled the memory a 10 MiB row takes.
-    """
+    """The payload row as it is, every column but the response body (which only the request-logs
+    pass reads), for quarantine rows (serialised only there). A string request body is left
+    null here: it travels once, as ``request_raw``, and :func:`restore_request` puts it back
+    (a second copy in every projection doubled the memory a 10 MiB row takes)."""
+    row_type = df.schema
     return F.struct(*[
-        F.lit(None).cast(StringType()).alias(name) if _travels_as_raw(df.schema, name) else F.col(name)
-        for name in df.columns
+        F.lit(None).cast(StringType()).alias(name) if _request_travels_as_raw(row_type, name) else F.col(name)
+        for name in df.columns if name != RESPONSE_BODY
     ])
 
 
-def restore_bodies(row: Column, row_type: StructType) -> Column:
-    """The payload row of :func:`original_row` with its string bodies put back from the raw
-    columns, in their places. ``row_type`` is the row's struct type."""
-    for name, raw in BODY_COLUMNS.items():
-        if _travels_as_raw(row_type, name):
-            row = row.withField(name, F.col(raw))
+def _request_travels_as_raw(row_type: StructType, name: str) -> bool:
+    return name == "request" and name in row_type.fieldNames() and isinstance(row_type[name].dataType, StringType)
+
+
+def restore_request(row: Column, row_type: StructType) -> Column:
+    """The row of :func:`original_row` with its string request body put back from
+    ``request_raw``, in its place. ``row_type`` is the row's struct type."""
+    if _request_travels_as_raw(row_type, "request"):
+        row = row.withField("request", F.col("request_raw"))
     return row
 
 
@@ -86,7 +83,7 @@ def payload_row_json(row: Column) -> Column:
 def normalize_payload(df: DataFrame) -> DataFrame:
     """Columns: databricks_request_id, client_request_id, date, timestamp_ms, timestamp,
     status_code, status_code_raw, execution_time_ms, request_raw, response_raw,
-    sampling_fraction, request_metadata, payload_row."""
+    sampling_fraction, request_metadata, payload_row (every payload column but the response)."""
     generation = detect_generation(df.columns)
     schema = SCHEMAS[generation]
 

@@ -2,19 +2,26 @@
 text, the response shape, the trace as logged and its format (payload-formats.md §3 and §4).
 
 A response body is parsed as a list of RESPONSE_ITEMs: an object body is a list of one, a
-streamed body (a JSON array of chunks) a list of chunks.
+streamed body (a JSON array of chunks) a list of chunks. The fields are derived in steps
+(:func:`response_field_steps`), each a set of columns the next steps read by name, so that every
+value (the parsed body, the unwrapped prediction, the answer's part, the trace's keys) is
+computed once per row.
 """
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from pipelines.transforms.columns import built_once, with_steps
 from pipelines.transforms.json_values import (
+    CONTENT,
     bind,
     content_text,
     get,
     join_texts,
+    kind,
     last_where,
     present,
     scalar_string,
+    text_of,
     transform_with,
 )
 from schemas.bodies import PARSE_OPTIONS, RESPONSE_BODY, RESPONSE_ITEM, TRACE_VERSION_KEY
@@ -50,10 +57,10 @@ def bare_value(raw: Column, parsed: Column) -> Column:
     return F.when(raw.isNotNull() & parsed.isNull(), F.try_parse_json(raw))
 
 
-def prediction(body: Column) -> Column:
+def prediction(item: Column) -> Column:
     """The unwrapped ``predictions`` of a pyfunc response (first element of a list) as a
     VARIANT, or null."""
-    predictions = body["predictions"]
+    predictions = item["predictions"]
     return F.when(present(predictions), F.coalesce(get(predictions, "$[0]"), predictions))
 
 
@@ -65,33 +72,22 @@ def predicted_item(predicted: Column) -> Column:
 # --- aggregated (object) responses -------------------------------------------------------
 
 
+def _output_message(items: Column) -> Column:
+    """The last message item of a ResponsesAgent ``output`` list."""
+    return last_where(items, lambda item: item["type"] == "message")
+
+
 def _output_text(items: Column) -> Column:
     """Text of the last message item of a ResponsesAgent ``output`` list."""
-    return content_text(last_where(items, lambda item: item["type"] == "message")["content"])
+    return content_text(_output_message(items)["content"])
 
 
-def _chat_agent_text(messages: Column) -> Column:
-    """Content of the last assistant message that has content (ChatAgent ``messages``)."""
-    last_answer = last_where(
+def _chat_agent_message(messages: Column) -> Column:
+    """The last assistant message that has content (ChatAgent ``messages``)."""
+    return last_where(
         messages,
         lambda message: (message["role"] == "assistant")
         & (F.coalesce(F.length(content_text(message["content"])), F.lit(0)) > 0),
-    )
-    return content_text(last_answer["content"])
-
-
-def _object_answer(root: Column, root_string: Column) -> Column:
-    first_choice = F.try_element_at(root["choices"], F.lit(1))
-    return (
-        F.when(first_choice.isNotNull(), F.coalesce(
-            content_text(first_choice["message"]["content"]),
-            scalar_string(first_choice["text"]),
-            content_text(first_choice["delta"]["content"]),
-        ))
-        .when(root["output"].isNotNull(), _output_text(root["output"]))
-        .when(root["messages"].isNotNull(), _chat_agent_text(root["messages"]))
-        .when(present(root["content"]), content_text(root["content"]))
-        .otherwise(root_string)
     )
 
 
@@ -179,34 +175,11 @@ def _stream_answer(chunks: Column, kind: Column) -> Column:
     )
 
 
-# --- public column functions -----------------------------------------------------------
-
-
-def answer(root: Column, root_string: Column, chunks: Column, kind: Column) -> Column:
-    """The answer to the user. ``chunks`` is the parsed body of a streamed response (else null)
-    and ``kind`` its :func:`stream_kind`; ``root`` the object body or its unwrapped prediction;
-    ``root_string`` the body or prediction when it is a bare JSON string."""
-    return F.when(chunks.isNotNull(), _stream_answer(chunks, kind)).otherwise(_object_answer(root, root_string))
-
-
-def response_shape(root: Column, root_string: Column, kind: Column, predicted: Column) -> Column:
-    """The response shape's name; ``kind`` is the :func:`stream_kind` of a streamed body."""
-    shape = F.coalesce(kind, _object_shape(root, root_string))
-    return F.when(predicted.isNotNull(), F.concat(F.lit(PYFUNC_PREFIX), shape)).otherwise(shape)
+# --- the steps ---------------------------------------------------------------------------
 
 
 def _trace_of(item: Column) -> Column:
     return item["databricks_output"]["trace"]
-
-
-def found_trace(body: Column, root: Column, chunks: Column) -> Column:
-    """``databricks_output.trace`` as logged (JSON text): on the body, on the unwrapped
-    prediction, or in whichever chunk of a stream carries it (the last)."""
-    return F.coalesce(
-        _trace_of(F.try_element_at(body, F.lit(1))),
-        _trace_of(root),
-        _trace_of(last_where(chunks, lambda c: _trace_of(c).isNotNull())),
-    )
 
 
 def trace_text(found: Column, keys: Column) -> Column:
@@ -214,16 +187,12 @@ def trace_text(found: Column, keys: Column) -> Column:
     array, number) as logged, or the content of a JSON-encoded string, which is the trace's
     JSON text when it holds one. A string that holds no JSON is kept as a JSON string.
     ``keys`` are the trace's top-level keys (null when it is not an object)."""
+    quoted = F.to_json(F.array(found))
     return (
         F.when(found.isNull() | keys.isNotNull(), found)
         .when(F.try_parse_json(found).isNotNull(), found)
-        .otherwise(F.to_json(F.array(found)).substr(F.lit(2), F.length(F.to_json(F.array(found))) - 2))
+        .otherwise(quoted.substr(F.lit(2), F.length(quoted) - 2))
     )
-
-
-def trace_keys(found: Column) -> Column:
-    """Top-level keys of the trace; null when it is not a JSON object (values are skipped)."""
-    return F.json_object_keys(found)
 
 
 def trace_format(found: Column, keys: Column) -> Column:
@@ -238,3 +207,63 @@ def trace_format(found: Column, keys: Column) -> Column:
         .when(F.array_contains(keys, TRACE_VERSION_KEY), F.coalesce(version, F.lit("1")))
         .otherwise(F.lit("1"))
     )
+
+
+#: Where an object answer's text comes from (the first that applies).
+_CHOICE, _OUTPUT, _MESSAGES, _CONTENT = "choice", "output", "messages", "content"
+
+
+@built_once
+def response_field_steps() -> list[dict[str, Column]]:
+    """Steps from ``response_raw`` to ``response`` (the answer), ``response_shape`` (without the
+    not-logged/not-JSON cases, see the caller), ``trace``, ``schema_version`` and
+    ``response_parsed`` (whether the body was JSON). Intermediate columns start with ``_rs_``."""
+    raw, body, stream = F.col("response_raw"), F.col("_rs_body"), F.col("_rs_stream")
+    item, chunks, bare, predicted = F.col("_rs_item"), F.col("_rs_chunks"), F.col("_rs_bare"), F.col("_rs_predicted")
+    root, root_string, stream_kind_ = F.col("_rs_root"), F.col("_rs_root_string"), F.col("_rs_stream_kind")
+    source, value, value_kind = F.col("_rs_source"), F.col("_rs_value"), F.col("_rs_kind")
+    found, keys = F.col("_rs_trace"), F.col("_rs_trace_keys")
+    first_choice = F.try_element_at(root["choices"], F.lit(1))
+    object_shape = _object_shape(root, root_string)
+    shape = F.coalesce(stream_kind_, object_shape)
+    object_answer = (
+        F.when(source == _CHOICE, F.coalesce(text_of(value, value_kind, CONTENT), scalar_string(first_choice["text"]),
+                                             content_text(first_choice["delta"]["content"])))
+        .when(source.isNotNull(), text_of(value, value_kind, CONTENT))
+        .otherwise(root_string)
+    )
+    return [
+        {"_rs_body": parse_response(raw), "_rs_stream": is_stream(raw)},
+        {"_rs_item": F.when(~stream, F.try_element_at(body, F.lit(1))), "_rs_chunks": F.when(stream, body),
+         "_rs_bare": bare_value(raw, body)},
+        {"_rs_predicted": prediction(item), "_rs_stream_kind": stream_kind(chunks),
+         "response_parsed": body.isNotNull() | bare.isNotNull()},
+        {"_rs_root": F.when(predicted.isNotNull(), predicted_item(predicted)).otherwise(item),
+         "_rs_root_string": F.coalesce(scalar_string(predicted), scalar_string(bare))},
+        {"_rs_source": (F.when(first_choice.isNotNull(), F.lit(_CHOICE)).when(root["output"].isNotNull(), F.lit(_OUTPUT))
+                        .when(root["messages"].isNotNull(), F.lit(_MESSAGES))
+                        .when(present(root["content"]), F.lit(_CONTENT))),
+         # on the body, on the unwrapped prediction, or in the last chunk of a stream that carries one
+         "_rs_trace": F.coalesce(_trace_of(item), _trace_of(root),
+                                 _trace_of(last_where(chunks, lambda c: _trace_of(c).isNotNull())))},
+        {"_rs_value": (F.when(source == _CHOICE, first_choice["message"]["content"])
+                       .when(source == _OUTPUT, _output_message(root["output"])["content"])
+                       .when(source == _MESSAGES, _chat_agent_message(root["messages"])["content"])
+                       .when(source == _CONTENT, root["content"])),
+         "_rs_trace_keys": F.json_object_keys(found)},
+        {"_rs_kind": kind(value)},
+        {"response": F.when(chunks.isNotNull(), _stream_answer(chunks, stream_kind_)).otherwise(object_answer),
+         "response_shape": F.when(predicted.isNotNull(), F.concat(F.lit(PYFUNC_PREFIX), shape)).otherwise(shape),
+         "trace": trace_text(found, keys), "schema_version": trace_format(found, keys)},
+    ]
+
+
+RESPONSE_FIELD_SCRATCH = ("_rs_body", "_rs_stream", "_rs_item", "_rs_chunks", "_rs_bare", "_rs_predicted",
+                          "_rs_stream_kind", "_rs_root", "_rs_root_string", "_rs_source", "_rs_value", "_rs_kind",
+                          "_rs_trace", "_rs_trace_keys")
+
+
+def with_response_fields(df: DataFrame) -> DataFrame:
+    """``df`` (with ``response_raw``) plus ``response``, ``response_shape``, ``trace``,
+    ``schema_version`` and ``response_parsed``."""
+    return with_steps(df, response_field_steps()).drop(*RESPONSE_FIELD_SCRATCH)

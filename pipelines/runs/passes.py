@@ -1,0 +1,163 @@
+"""The three passes of a run, one per output table, each counted while it runs.
+
+Nothing is cached between them (serverless compute has no cache), so each pass reads the
+payload itself, and only what it needs:
+
+- the request-logs pass reads every column: it parses the request and the response once each;
+- the assessment-logs pass reads the narrow columns and the request body, and parses only the
+  bodies that may hold feedback;
+- the quarantine pass reads the narrow columns and the request body.
+
+Each pass collapses duplicate request ids and classifies its rows itself, with the same column
+functions (:mod:`pipelines.transforms.duplicates`, :mod:`pipelines.transforms.classify`), so
+they agree by construction; the run's counts prove it (:mod:`pipelines.runs.report`). The
+passes run at once, each in its own thread.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.runs import report as counts
+from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, AfterWrite, Output, Writer
+from pipelines.runs.parallel import in_parallel
+from pipelines.runs.report import RunReport
+from pipelines.transforms import classify
+from pipelines.transforms.assessment_logs import assessment_log_rows
+from pipelines.transforms.duplicates import REQUEST_ID, KeptRows, kept_rows, repeated_ids
+from pipelines.transforms.duplicates import collapse_duplicates
+from pipelines.transforms.quarantine import quarantine_rows
+from pipelines.transforms.request_logs import request_log_rows
+
+#: Up to this many repeated request ids are collected once per run; beyond it each pass finds
+#: and ranks them itself, with a join.
+MAX_LISTED_REPEATED_IDS = 10_000
+#: Their kept rows are gathered once per run (:class:`KeptRows`) when there are at most this many
+#: ids and no kept row's bodies exceed :data:`MAX_KEPT_ROW_BYTES` (at most 512 MiB in all); else
+#: each pass ranks their rows itself (a second scan).
+MAX_GATHERED_IDS = 2_000
+MAX_KEPT_ROW_BYTES = 256 * 1024
+
+#: The body only the request-logs pass reads.
+RESPONSE = "response_raw"
+
+
+def find_repeated_ids(normalized: DataFrame, ids_from: DataFrame | None = None
+                      ) -> "KeptRows | list[str] | DataFrame":
+    """How the passes collapse repeated request ids (see :func:`collapse_duplicates`), from one
+    narrow look at the id column: their :class:`KeptRows` when few (one more look, at their
+    rows), else their list, else the frame that finds them (each pass joins it). ``ids_from``:
+    the same rows with an observation on them."""
+    found = repeated_ids(normalized if ids_from is None else ids_from)
+    ids = sorted(row[0] for row in found.select(REQUEST_ID).limit(MAX_LISTED_REPEATED_IDS + 1).collect())
+    if len(ids) > MAX_LISTED_REPEATED_IDS:
+        return repeated_ids(normalized)
+    if ids and len(ids) <= MAX_GATHERED_IDS:
+        return kept_rows(normalized, ids, MAX_KEPT_ROW_BYTES) or ids
+    return ids
+
+
+def look_at_batch(normalized: DataFrame) -> tuple[list[dt.date], "list[str] | DataFrame"]:
+    """A batch's payload dates and its repeated ids, from one narrow look: the dates are observed
+    while the ids are grouped (which reads every row)."""
+    watched, dates = counts.observed(normalized, "payload_dates", [F.collect_set("date").alias("dates")])
+    repeated = find_repeated_ids(normalized, ids_from=watched)
+    return sorted(day for day in dates.get["dates"] or [] if day is not None), repeated
+
+
+def payload_dates(normalized: DataFrame) -> list[dt.date]:
+    """The distinct payload dates of a frame (one narrow look at the date column)."""
+    return sorted(row[0] for row in normalized.select("date").distinct().collect() if row[0] is not None)
+
+
+def _write(writer: Writer, output: Output, rows: DataFrame, after_write: AfterWrite) -> int | None:
+    written = writer.write(output, rows)
+    if after_write is not None:
+        after_write(output.name)
+    return written
+
+
+def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
+    """Every payload row's counts (read, collapsed, status, dates) and the request-logs rows."""
+    rows = classify.parse_requests(collapse_duplicates(normalized, repeated, by_response=True))
+    # Observed before the filter on the destination: Spark does not push a filter below an
+    # observation, and pushed down it would carry the parsed body into the scan's projection.
+    read, read_counts = counts.observed(rows.withColumn("_request_log", classify.is_request_log()),
+                                        "request_logs_read", counts.read_metrics())
+    logs, log_counts = counts.observed(request_log_rows(read.where("_request_log")), "request_logs",
+                                       counts.request_log_metrics())
+    written = _write(writer, REQUEST_LOGS, logs.select(*REQUEST_LOGS.schema.fieldNames()), after_write)
+    return written, read_counts.get, log_counts.get
+
+
+def quarantine_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
+    """The quarantined rows, classified from the narrow columns and the request body."""
+    classified = classify.with_destination(classify.parse_requests(collapse_duplicates(narrow, repeated)))
+    settled, settled_counts = counts.observed(classified, "quarantine_classified", counts.quarantine_metrics())
+    rows, derived = counts.observed(quarantine_rows(settled.where(F.col("destination") == classify.QUARANTINE)),
+                                    "quarantine", counts.output_metrics())
+    written = _write(writer, QUARANTINE, rows, after_write)
+    return written, settled_counts.get, derived.get
+
+
+def assessment_logs_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
+    """The assessments of the feedback rows; only bodies that may hold feedback are parsed."""
+    read, read_counts = counts.observed(collapse_duplicates(narrow, repeated), "assessment_logs_read",
+                                        counts.rows_read_metrics())
+    candidates = read.where(classify.may_hold_feedback(F.col("request_raw")))
+    classified = classify.with_destination(classify.parse_requests(candidates))
+    settled, feedback_counts = counts.observed(classified, "assessment_logs_classified", counts.feedback_metrics())
+    rows, derived = counts.observed(
+        assessment_log_rows(settled.where(F.col("destination") == classify.ASSESSMENT_LOGS)),
+        "assessment_logs", counts.output_metrics())
+    written = _write(writer, ASSESSMENT_LOGS, rows, after_write)
+    return written, {**read_counts.get, **feedback_counts.get}, derived.get
+
+
+def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,
+                   repeated: "list[str] | DataFrame | None" = None) -> RunReport:
+    """Derive and write the three outputs of a normalized payload frame, one pass each, at once,
+    and return the run's counts and checks. ``repeated``: the repeated request ids
+    (:func:`find_repeated_ids`), found here when not given."""
+    if repeated is None:
+        repeated = find_repeated_ids(normalized)
+    narrow = normalized.drop(RESPONSE)
+    tasks: dict[str, Callable[[], tuple]] = {
+        REQUEST_LOGS.name: lambda: request_logs_pass(normalized, repeated, writer, after_write),
+        ASSESSMENT_LOGS.name: lambda: assessment_logs_pass(narrow, repeated, writer, after_write),
+        QUARANTINE.name: lambda: quarantine_pass(narrow, repeated, writer, after_write),
+    }
+    done = in_parallel(normalized.sparkSession, tasks)
+    return _report(done, writer)
+
+
+def _report(done: dict[str, tuple], writer: Writer) -> RunReport:
+    (log_written, read, logs), (quarantine_written, quarantined, quarantine_derived), \
+        (assessment_written, feedback, assessment_derived) = (
+            done[REQUEST_LOGS.name], done[QUARANTINE.name], done[ASSESSMENT_LOGS.name])
+    report = RunReport()
+    counts.apply_counts(report, read)
+    counts.apply_counts(report, {key: value for key, value in quarantined.items()
+                                 if key not in ("rows_read", "duplicates_collapsed")})
+    counts.apply_counts(report, {key: feedback[key] for key in ("feedback_rows", "assessment_rows")})
+    counts.apply_request_logs(report, logs)
+
+    derived = {REQUEST_LOGS.name: int(logs["derived"]), QUARANTINE.name: int(quarantine_derived["derived"]),
+               ASSESSMENT_LOGS.name: int(assessment_derived["derived"])}
+    expected = {REQUEST_LOGS.name: report.request_logs_rows, ASSESSMENT_LOGS.name: report.assessment_rows,
+                QUARANTINE.name: report.quarantined_rows}
+    report.checks = {f"{name}_derived_once": derived[name] == expected[name] for name in expected}
+    report.checks["shapes_declared"] = int(logs["undeclared_shapes"]) == 0
+    # every pass read the same payload rows and collapsed the same duplicates
+    report.checks["passes_read_the_same_rows"] = all(
+        int(other[key]) == getattr(report, key)
+        for other in (quarantined, feedback) for key in ("rows_read", "duplicates_collapsed"))
+    written = {REQUEST_LOGS.name: log_written, QUARANTINE.name: quarantine_written,
+               ASSESSMENT_LOGS.name: assessment_written}
+    if all(count is not None for count in written.values()):
+        report.rows_written = {name: int(count) for name, count in written.items()}
+        report.checks.update(writer.checks(derived, report.rows_written))
+    return report
