@@ -143,7 +143,7 @@ def timed(label: str, action):
     started = time.perf_counter()
     result = action()
     seconds = time.perf_counter() - started
-    print(f"  {label:<44} {seconds:8.1f} s", flush=True)
+    print(f"  {label:<56} {seconds:8.1f} s", flush=True)
     return seconds, result
 
 

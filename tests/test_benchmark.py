@@ -25,6 +25,13 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s"))
     assert "incremental ratio" not in printed and "incremental_ratio" not in figures
     assert figures["pipeline_per_copy"] == pytest.approx(figures["pipeline_s"] / figures["copy_s"])
+    # each job ran twice, alternating, and the ratios use its best run
+    order = [printed.index(f"{label}, round {n}") for n in (1, 2)
+             for label in ("1. plain Delta copy (read + write)", "2. pipeline: backfill, three outputs, counted",
+                           "3. baseline: the vendor's job (Python UDFs)")]
+    assert order == sorted(order) and order[-1] < printed.index("results (best of 2 rounds")
+    for name in ("copy", "pipeline", "baseline"):
+        assert 0 < figures[f"{name}_s"] <= figures["first_round_s"][name]
 
     table = lambda name: read_table(spark, TableLocation(str(tmp_path / "bench" / name)))
     payload = table("payload")

@@ -28,9 +28,17 @@ def two_runs_at_once(tmp_path, wait_seconds):
     return [(run.returncode, out, err) for run, (out, err) in zip(runs, outputs)]
 
 
-def python_errors(results) -> list[str]:
-    """The Python tracebacks of the processes (the JVM's log lines left out)."""
-    return [err[err.find("Traceback"):][:3000] if "Traceback" in err else err[-800:] for _, _, err in results]
+def python_errors(results) -> str:
+    """What went wrong in each process, short enough for pytest's message: its exit code, the
+    last lines of its Python traceback and the JVM's first error and causes (log lines left out)."""
+    reports = []
+    for code, _, err in results:
+        lines = err[err.find("Traceback"):].splitlines() if "Traceback" in err else err.splitlines()[-10:]
+        causes = [line for line in lines if line.startswith(("Caused by", "java.", "org.", "io.delta"))]
+        python = [line for line in lines if line not in causes
+                  and (line.startswith(("  File", "Traceback")) or ": " in line[:120])]
+        reports.append(f"exit {code}:\n" + "\n".join(python[-6:] + causes[:6])[:2500])
+    return "\n\n".join(reports)
 
 
 def test_two_runs_at_once_one_proceeds_and_the_other_is_refused_naming_it(spark, tmp_path):
