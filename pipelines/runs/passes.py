@@ -118,7 +118,7 @@ def assessment_logs_pass(narrow: DataFrame, repeated, writer: Writer, after_writ
 
 
 def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,
-                   repeated: "list[str] | DataFrame | None" = None) -> RunReport:
+                   repeated: "KeptRows | list[str] | DataFrame | None" = None) -> RunReport:
     """Derive and write the three outputs of a normalized payload frame, one pass each, at once,
     and return the run's counts and checks. ``repeated``: the repeated request ids
     (:func:`find_repeated_ids`), found here when not given."""
