@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -148,6 +148,13 @@ class ReplaceRange(Writer):
         return {f"{name}_commit_wrote_every_row": written[name] == derived[name] for name in derived}
 
 
+class Append(NamedTuple):
+    """One table's append of a merged batch, in rows."""
+    offered: int  # the batch's rows for the table
+    new: int      # of those, the rows whose identity it did not hold yet
+    written: int  # what the append's commit wrote
+
+
 class MergeBatch(Writer):
     """Merge a batch of the given payload dates in idempotently: merging it twice leaves the
     tables as once. Each table gets the batch's rows whose identity (:attr:`Output.identity`) it
@@ -158,34 +165,33 @@ class MergeBatch(Writer):
 
     def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date]):
         self.spark, self.tables, self.dates = spark, tables, dates
-        #: Per table: (rows offered, rows new to the table, rows the append's commit wrote).
-        self.appends: dict[str, tuple[int, int, int]] = {}
+        self.appends: dict[str, Append] = {}
 
     def write(self, output: Output, rows: DataFrame) -> int:
         location = self.tables[output.name]
-        keys = [f"_identity_{i}" for i in range(len(output.identity))]
-        stored = delta_tables.read_table(self.spark, location).where(output.stored_rows(self.dates, "")).select(
-            *[F.expr(sql).alias(key) for sql, key in zip(output.identity, keys)])
-        keyed = rows.withColumns({key: F.expr(sql) for sql, key in zip(output.identity, keys)})
+        identity = {f"_identity_{i}": F.expr(sql) for i, sql in enumerate(output.identity)}
+        keys = list(identity)
+        stored = (delta_tables.read_table(self.spark, location).where(output.stored_rows(self.dates, ""))
+                  .select(*[column.alias(key) for key, column in identity.items()]))
+        keyed = rows.withColumns(identity)
         offered = Observation(f"{output.name}_offered")
         new = Observation(f"{output.name}_new")
         # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
         fresh = (keyed.observe(offered, F.count(F.lit(1)).alias("rows"))
                  .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
         commit = _committed(self.spark, location, lambda: delta_tables.append(fresh, location))
-        appended = commit.rows_written if commit is not None else 0
-        self.appends[output.name] = (int(offered.get["rows"]), int(new.get["rows"]), appended)
+        append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
+        self.appends[output.name] = append
         replaced = 0
-        if output.replace_when is not None and self.appends[output.name][0] > self.appends[output.name][1]:
-            replaced = self._replace(output, rows, stored, keys)
-        return appended + replaced
+        if output.replace_when is not None and append.offered > append.new:
+            replaced = self._replace(output, keyed, stored, keys)
+        return append.written + replaced
 
-    def _replace(self, output: Output, rows: DataFrame, stored: DataFrame, keys: list[str]) -> int:
+    def _replace(self, output: Output, keyed: DataFrame, stored: DataFrame, keys: list[str]) -> int:
         """MERGE the batch's rows whose identity is stored: each replaces the stored row where
         ``replace_when`` holds. Returns the rows it updated."""
         location = self.tables[output.name]
-        repeated = rows.withColumns({key: F.expr(sql) for sql, key in zip(output.identity, keys)}).join(
-            F.broadcast(stored), keys, "left_semi").drop(*keys)
+        repeated = keyed.join(F.broadcast(stored), keys, "left_semi").drop(*keys)
         on = " AND ".join([output.stored_rows(self.dates, "t."), *(f"t.{name} = s.{name}" for name in output.identity)])
         commit = _committed(self.spark, location,
                             lambda: delta_tables.merge_into(repeated, location, on, output.replace_when, insert=False))
@@ -194,5 +200,5 @@ class MergeBatch(Writer):
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
         """Each table was offered every derived row, and its append's commit wrote exactly the
         rows it did not hold yet."""
-        return {f"{name}_append_wrote_every_new_row": self.appends[name][0] == derived[name]
-                and self.appends[name][2] == self.appends[name][1] for name in derived}
+        return {f"{name}_append_wrote_every_new_row": self.appends[name].offered == derived[name]
+                and self.appends[name].written == self.appends[name].new for name in derived}

@@ -95,7 +95,7 @@ def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_wri
 
 def quarantine_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
     """The quarantined rows, classified from the narrow columns and the request body."""
-    classified = classify.with_destination(classify.parse_requests(collapse_duplicates(narrow, repeated)))
+    classified = classify.classify_rows(narrow, repeated)
     settled, settled_counts = counts.observed(classified, "quarantine_classified", counts.quarantine_metrics())
     rows, derived = counts.observed(quarantine_rows(settled.where(F.col("destination") == classify.QUARANTINE)),
                                     "quarantine", counts.output_metrics())

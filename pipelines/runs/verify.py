@@ -17,7 +17,6 @@ from pipelines.runs.passes import derive_outputs, find_repeated_ids
 from pipelines.runs.report import RunReport
 from pipelines.transforms import classify
 from pipelines.transforms.assessment_logs import assessment_log_rows
-from pipelines.transforms.duplicates import collapse_duplicates
 from pipelines.transforms.normalize import normalize_payload
 from pipelines.transforms.quarantine import quarantine_rows
 from pipelines.transforms.request_logs import request_log_rows
@@ -124,8 +123,7 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
     snapshot, version = delta_tables.read_snapshot(spark, source)
     normalized = normalize_payload(dates.of(snapshot))
     # the request-logs pass's order, which the other passes' agrees with
-    kept = collapse_duplicates(normalized, find_repeated_ids(normalized), by_response=True)
-    classified = classify.with_destination(classify.parse_requests(kept))
+    classified = classify.classify_rows(normalized, find_repeated_ids(normalized), by_response=True)
     findings = {}
     for output in OUTPUTS:
         found = delta_tables.read_table(spark, tables[output.name])

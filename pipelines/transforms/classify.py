@@ -100,10 +100,10 @@ def is_request_log() -> Column:
     return _basic_reason_of_frame().isNull() & ~F.col("is_feedback")
 
 
-def classify_rows(normalized: DataFrame, repeated=None) -> DataFrame:
+def classify_rows(normalized: DataFrame, repeated=None, by_response: bool = False) -> DataFrame:
     """Every distinct row of a normalized frame, its request parsed, with its destination
-    (``repeated``: see :func:`pipelines.transforms.duplicates.collapse_duplicates`)."""
-    return with_destination(parse_requests(collapse_duplicates(normalized, repeated)))
+    (``repeated``, ``by_response``: see :func:`pipelines.transforms.duplicates.collapse_duplicates`)."""
+    return with_destination(parse_requests(collapse_duplicates(normalized, repeated, by_response)))
 
 
 def classify_payload(payload: DataFrame, repeated=None) -> DataFrame:
