@@ -115,10 +115,5 @@ def content_text(content: Column) -> Column:
     return bind(content, lambda value: text_of(value, kind(value), CONTENT))
 
 
-def strings_or_text(value: Column) -> Column:
-    """A string, or a list of strings joined by newlines (a prompt or an embeddings input)."""
-    return bind(value, lambda v: text_of(v, kind(v), STRINGS))
-
-
 def role_of(message: Column) -> Column:
     return get(message, "$.role", "string")
