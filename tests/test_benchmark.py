@@ -4,6 +4,7 @@ Speed is never asserted here (the figures of a tiny table mean nothing); the tes
 benchmark runnable and checks that its four jobs write what they claim to write.
 """
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from benchmarks import bench
@@ -19,18 +20,19 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     figures = bench.run_benchmarks(spark, args)
     printed = capsys.readouterr().out
 
-    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "pipeline / copy",
-                 "baseline / pipeline", "peak driver JVM RSS"):
+    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "pipeline / copy",
+                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS"):
         assert line in printed
-    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s"))
+    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s"))
     assert "incremental ratio" not in printed and "incremental_ratio" not in figures
     assert figures["pipeline_per_copy"] == pytest.approx(figures["pipeline_s"] / figures["copy_s"])
     # each job ran twice, alternating, and the ratios use its best run
     order = [printed.index(f"{label}, round {n}") for n in (1, 2)
              for label in ("1. plain Delta copy (read + write)", "2. pipeline: backfill, three outputs, counted",
-                           "3. baseline: the vendor's job (Python UDFs)")]
+                           "3. baseline: the vendor's job (Python UDFs)",
+                           "4. floor: the request-logs table copied")]
     assert order == sorted(order) and order[-1] < printed.index("results (best of 2 rounds")
-    for name in ("copy", "pipeline", "baseline"):
+    for name in ("copy", "pipeline", "baseline", "floor"):
         assert 0 < figures[f"{name}_s"] <= figures["first_round_s"][name]
 
     table = lambda name: read_table(spark, TableLocation(str(tmp_path / "bench" / name)))
@@ -41,6 +43,11 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     baseline = table("baseline")
     assert 0 < baseline.count() == payload.where("status_code = 200").count() - baseline_feedback_rows(payload)
     logs = table("pipeline/request_logs")
+    # the floor is the request-logs table itself, copied (its map column aside: maps do not sort)
+    floor = table("floor")
+    assert floor.schema == logs.schema
+    plain = [name for name, kind in logs.dtypes if not kind.startswith("map")]
+    assert_df_equality(floor.select(*plain), logs.select(*plain), ignore_row_order=True)
     assert 0 < baseline.where(F.col("trace").isNotNull()).count() <= logs.where(F.col("trace").isNotNull()).count()
     assert baseline.where(F.col("response").isNotNull()).count() > 0
     assert 0 < table("baseline_assessments").count() <= table("pipeline/assessment_logs").count()
