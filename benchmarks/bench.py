@@ -1,5 +1,6 @@
 """Benchmark: the pipeline against a plain Delta copy, the vendor's row-at-a-time job and the floor
-of the request-logs schema (its table's bytes copied), and the cost of an hourly run on a large history against one on fresh tables and against a plain append.
+of the request-logs schema (its table's bytes copied), and the cost of an hourly run on a large
+history against one on fresh tables and against a plain append.
 Prints figures; no speed is asserted (only that the pipeline's own checks pass).
 
     .venv/bin/python -m benchmarks.bench --rows 200000 --incremental-rows 1000
@@ -202,7 +203,7 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
             read_table(spark, TableLocation(str(work / "pipeline" / "request_logs"))),
             TableLocation(str(work / "floor")))),
     }
-    # Each job runs `rounds` times, the three alternating: the first round of each pays what a
+    # Each job runs `rounds` times, the four alternating: the first round of each pays what a
     # fresh process pays for its code (JIT), the later ones are the steady state of a long backfill.
     runs: dict[str, list[float]] = {name: [] for name in jobs}
     for round_ in range(1, args.rounds + 1):
