@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from chispa import assert_df_equality
+
 from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.config import load_settings
@@ -14,6 +16,7 @@ from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
 from pipelines.runs.lifecycle import DateRange
+from pipelines.runs.outputs import REQUEST_LOGS, MergeBatch, OutputTables
 from schemas.payload import PayloadGeneration
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +118,51 @@ def test_backfill_and_hourly_overlap_without_duplicates(spark, tmp_path, history
     assert run_backfill(spark, settings, DateRange(dt.date(2025, 12, 1), dt.date(2025, 12, 3))).ok
     assert run_hourly(spark, settings).ok
     assert snapshot(spark, settings) == reference
+
+
+def test_a_later_row_for_a_stored_request_replaces_it_and_equals_a_backfill(spark, tmp_path, history):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    logs = TableLocation(settings.tables.request_logs)
+    stored_count = read_table(spark, logs).count()
+    # a stored request logged again a second later (same date) with another answer: the
+    # duplicate rule prefers the later row, so it must replace the stored one
+    original = next(row for row in history[0] if row["databricks_request_id"] is not None
+                    and row["status_code"] == 200 and row["when"].hour < 23 and "assessments" not in row["request"])
+    later = {**original, "when": original["when"] + dt.timedelta(seconds=1),
+             "response": '{"choices": [{"message": {"role": "assistant", "content": "a later answer"}}]}'}
+    append(payload(spark, [later]), TableLocation(settings.tables.payload))
+
+    report = run_hourly(spark, settings)
+    assert report.ok and report.rows_read == 1
+    assert report.rows_written["request_logs"] == 1  # the MERGE's one update, nothing appended
+    rows = read_table(spark, logs).where(F.col("databricks_request_id") == original["databricks_request_id"]).collect()
+    assert [row["response"] for row in rows] == ["a later answer"]
+    assert read_table(spark, logs).count() == stored_count
+
+    (tmp_path / "rebuilt").mkdir()
+    rebuilt = make_config(tmp_path / "rebuilt")
+    write_table(payload(spark, history[0] + [later]), TableLocation(rebuilt.tables.payload))
+    assert run_backfill(spark, rebuilt, DateRange()).ok
+    assert snapshot(spark, settings) == snapshot(spark, rebuilt)
+
+
+def test_only_preferred_rows_of_a_merged_batch_are_found_to_replace_stored_ones(spark, tmp_path):
+    # A batch merged twice meets its own rows: none of them may count as a replacement, or a
+    # re-merged range would derive and MERGE every row again.
+    settings = make_config(tmp_path)
+    tables = OutputTables.from_settings(settings)
+    day = dt.date(2025, 12, 1)
+    columns = "date date, databricks_request_id string, timestamp_ms bigint, status_code int, request_raw string"
+    stored = [(day, "same", 1000, 200, "{}"), (day, "later", 1000, 200, "{}"), (day, "other_day", 1000, 200, "{}")]
+    write_table(spark.createDataFrame(stored, columns), TableLocation(settings.tables.request_logs))
+    batch = spark.createDataFrame([(day, "same", 1000, 200, "{}"), (day, "later", 2000, 200, "{}"),
+                                   (day, "new", 500, 200, "{}"),
+                                   (day + dt.timedelta(days=1), "other_day", 9000, 200, "{}")], columns)
+    writer = MergeBatch(spark, tables, [day, day + dt.timedelta(days=1)])
+    found = writer.replacing_rows(REQUEST_LOGS, REQUEST_LOGS.replacement, batch)
+    assert_df_equality(found, spark.createDataFrame([("later",)], "databricks_request_id string"))
 
 
 def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path, history, capsys):

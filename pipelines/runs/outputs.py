@@ -11,20 +11,26 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
-from pipelines.transforms.duplicates import preference_key_sql
+from pipelines.transforms.duplicates import REQUEST_ID, preference_key_sql
 from schemas import assessment_logs as assessment_schema
 from schemas import quarantine as quarantine_schema
 from schemas import request_logs as request_schema
 
 #: Called with a table name after each write; lets tests interrupt a run between writes.
 AfterWrite = Optional[Callable[[str], None]]
+#: A pass's rows derived again, without its counts, for the payload rows a predicate selects
+#: (a writer that must write a few of them twice reads only those).
+RowsWhere = Callable[[Column], DataFrame]
+#: Up to this many stored rows that a merged batch replaces are read again by their key; more
+#: are found by a join instead.
+MAX_LISTED_REPLACEMENTS = 10_000
 
 def _sql_dates(dates: list[dt.date]) -> str:
     return ", ".join(f"DATE'{day.isoformat()}'" for day in dates) or "NULL"
@@ -34,6 +40,16 @@ def _digest(*columns: str) -> str:
     """SQL: a digest of the named columns' values (nulls included), as one join key."""
     fields = ", ".join(f"'{name}', {name}" for name in columns)
     return f"sha2(to_json(named_struct({fields}), map('ignoreNullFields', 'false')), 256)"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """When a merged batch's row replaces the stored row of the same identity: where ``when``
+    holds (SQL; ``t.``: the stored row, ``s.``: the batch's). It reads only stored columns and
+    the columns a pass keeps from the payload, so the rows to replace are found without deriving
+    the batch's rows; ``key`` is the column they are then read again by."""
+    when: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -52,9 +68,8 @@ class Output:
     stored_rows: Callable[[list[dt.date], str], str]
     #: SQL expressions that identify a row (the same on a batch's rows and the stored ones).
     identity: tuple[str, ...]
-    #: When a stored row with the same identity is replaced by the batch's (t: table, s: batch);
-    #: None: never.
-    replace_when: str | None = None
+    #: When a stored row with the same identity is replaced by the batch's; None: never.
+    replacement: Replacement | None = None
 
 
 REQUEST_LOGS = Output(
@@ -62,7 +77,7 @@ REQUEST_LOGS = Output(
     lambda dates, side: f"{side}date IN ({_sql_dates(dates)})",
     ("date", "databricks_request_id"),
     # a request id already there is replaced only by a row the duplicate rule prefers
-    f"{preference_key_sql('s.')} < {preference_key_sql('t.')}",
+    Replacement(f"{preference_key_sql('s.')} < {preference_key_sql('t.')}", REQUEST_ID),
 )
 ASSESSMENT_LOGS = Output(
     "assessment_logs", assessment_schema.ASSESSMENT_LOGS, None, assessment_schema.CLUSTER_COLUMN, "timestamp",
@@ -104,9 +119,10 @@ def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
 
 class Writer:
     """How a run writes each output. ``write`` returns the rows the commit wrote, or None when
-    nothing is written (a dry run)."""
+    nothing is written (a dry run). ``rows_where``: the same rows derived again for some payload
+    rows (:data:`RowsWhere`); without it, a writer that needs some rows twice filters ``rows``."""
 
-    def write(self, output: Output, rows: DataFrame) -> int | None:
+    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int | None:
         raise NotImplementedError
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
@@ -117,7 +133,7 @@ class Writer:
 class Discard(Writer):
     """Derive and count, write nothing (``check``)."""
 
-    def write(self, output: Output, rows: DataFrame) -> int | None:
+    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int | None:
         delta_tables.discard(rows)
         return None
 
@@ -137,7 +153,7 @@ class ReplaceRange(Writer):
     def __init__(self, spark: SparkSession, tables: OutputTables, predicates: dict[str, str | None]):
         self.spark, self.tables, self.predicates = spark, tables, predicates
 
-    def write(self, output: Output, rows: DataFrame) -> int:
+    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
         location = self.tables[output.name]
         commit = _committed(self.spark, location,
                             lambda: delta_tables.replace_where(rows, location, self.predicates[output.name]))
@@ -159,42 +175,61 @@ class MergeBatch(Writer):
     """Merge a batch of the given payload dates in idempotently: merging it twice leaves the
     tables as once. Each table gets the batch's rows whose identity (:attr:`Output.identity`) it
     does not hold yet, by one append after an anti-join with its stored rows of those dates;
-    request logs also replace a stored row by a batch's row the duplicate rule prefers (a MERGE
-    of those rows only, run only when the batch repeats stored ids). Runs hold the run lease, so
-    no other writer changes the tables between the look and the append."""
+    request logs also replace a stored row by a batch's row the duplicate rule prefers
+    (:class:`Replacement`: a MERGE of those rows only, run only when there are some). Runs hold
+    the run lease, so no other writer changes the tables between the look and the append."""
 
     def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date]):
         self.spark, self.tables, self.dates = spark, tables, dates
         self.appends: dict[str, Append] = {}
 
-    def write(self, output: Output, rows: DataFrame) -> int:
+    def _stored(self, output: Output) -> DataFrame:
+        """The table's rows that the batch's dates can repeat."""
+        return delta_tables.read_table(self.spark, self.tables[output.name]).where(output.stored_rows(self.dates, ""))
+
+    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
         location = self.tables[output.name]
         identity = {f"_identity_{i}": F.expr(sql) for i, sql in enumerate(output.identity)}
         keys = list(identity)
-        stored = (delta_tables.read_table(self.spark, location).where(output.stored_rows(self.dates, ""))
-                  .select(*[column.alias(key) for key, column in identity.items()]))
-        keyed = rows.withColumns(identity)
+        stored = self._stored(output).select(*[column.alias(key) for key, column in identity.items()])
         offered = Observation(f"{output.name}_offered")
         new = Observation(f"{output.name}_new")
         # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
-        fresh = (keyed.observe(offered, F.count(F.lit(1)).alias("rows"))
+        fresh = (rows.withColumns(identity).observe(offered, F.count(F.lit(1)).alias("rows"))
                  .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
         commit = _committed(self.spark, location, lambda: delta_tables.append(fresh, location))
         append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
         self.appends[output.name] = append
         replaced = 0
-        if output.replace_when is not None and append.offered > append.new:
-            replaced = self._replace(output, keyed, stored, keys)
+        if output.replacement is not None and append.offered > append.new:
+            replaced = self._replace(output, output.replacement, rows_where or rows.where)
         return append.written + replaced
 
-    def _replace(self, output: Output, keyed: DataFrame, stored: DataFrame, keys: list[str]) -> int:
-        """MERGE the batch's rows whose identity is stored: each replaces the stored row where
-        ``replace_when`` holds. Returns the rows it updated."""
+    def replacing_rows(self, output: Output, replacement: Replacement, batch: DataFrame) -> DataFrame:
+        """The ``replacement.key`` of each of the ``batch``'s rows that replaces a stored row:
+        its identity is stored, and ``replacement.when`` prefers it. Reads only the columns the
+        identity and the rule name. (After the batch's append, a row it appended meets itself,
+        and no row is preferred to itself.)"""
+        same = " AND ".join(f"t.{name} = s.{name}" for name in output.identity)
+        return (batch.alias("s").join(self._stored(output).alias("t"), F.expr(same))
+                .where(F.expr(replacement.when)).select(F.col(f"s.{replacement.key}").alias(replacement.key)))
+
+    def _replace(self, output: Output, replacement: Replacement, rows_where: RowsWhere) -> int:
+        """MERGE the batch's rows that replace a stored row, derived again for their keys only: a
+        batch that repeats stored rows without replacing any (a range merged twice) costs one
+        narrow join, not its derivation again. Returns the rows the MERGE updated."""
         location = self.tables[output.name]
-        repeated = keyed.join(F.broadcast(stored), keys, "left_semi").drop(*keys)
+        replacing = self.replacing_rows(output, replacement, rows_where(F.lit(True)))
+        keys = [row[0] for row in replacing.limit(MAX_LISTED_REPLACEMENTS + 1).collect()]
+        if not keys:
+            return 0
+        if len(keys) <= MAX_LISTED_REPLACEMENTS:
+            source = rows_where(F.col(replacement.key).isin(keys))
+        else:
+            source = rows_where(F.lit(True)).join(replacing, replacement.key, "left_semi")
         on = " AND ".join([output.stored_rows(self.dates, "t."), *(f"t.{name} = s.{name}" for name in output.identity)])
         commit = _committed(self.spark, location,
-                            lambda: delta_tables.merge_into(repeated, location, on, output.replace_when, insert=False))
+                            lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
         return commit.metric("numTargetRowsUpdated") if commit is not None else 0
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.runs import report as counts
-from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, AfterWrite, Output, Writer
+from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, AfterWrite, Output, RowsWhere, Writer
 from pipelines.runs.parallel import in_parallel
 from pipelines.runs.report import RunReport
 from pipelines.transforms import classify
@@ -73,8 +73,9 @@ def payload_dates(normalized: DataFrame) -> list[dt.date]:
     return sorted(row[0] for row in normalized.select("date").distinct().collect() if row[0] is not None)
 
 
-def _write(writer: Writer, output: Output, rows: DataFrame, after_write: AfterWrite) -> int | None:
-    written = writer.write(output, rows)
+def _write(writer: Writer, output: Output, rows: DataFrame, after_write: AfterWrite,
+           rows_where: RowsWhere | None = None) -> int | None:
+    written = writer.write(output, rows, rows_where)
     if after_write is not None:
         after_write(output.name)
     return written
@@ -82,14 +83,22 @@ def _write(writer: Writer, output: Output, rows: DataFrame, after_write: AfterWr
 
 def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
     """Every payload row's counts (read, collapsed, status, dates) and the request-logs rows."""
-    rows = classify.parse_requests(collapse_duplicates(normalized, repeated, by_response=True))
+    collapsed = collapse_duplicates(normalized, repeated, by_response=True)
+    fields = REQUEST_LOGS.schema.fieldNames()
     # Observed before the filter on the destination: Spark does not push a filter below an
     # observation, and pushed down it would carry the parsed body into the scan's projection.
-    read, read_counts = counts.observed(rows.withColumn("_request_log", classify.is_request_log()),
-                                        "request_logs_read", counts.read_metrics())
+    parsed = classify.parse_requests(collapsed).withColumn("_request_log", classify.is_request_log())
+    read, read_counts = counts.observed(parsed, "request_logs_read", counts.read_metrics())
     logs, log_counts = counts.observed(request_log_rows(read.where("_request_log")), "request_logs",
                                        counts.request_log_metrics())
-    written = _write(writer, REQUEST_LOGS, logs.select(*REQUEST_LOGS.schema.fieldNames()), after_write)
+
+    def rows_where(predicate: Column) -> DataFrame:
+        """The request-logs rows of the payload rows ``predicate`` selects, without the counts
+        (an observation would stop the filter and the column pruning at it)."""
+        parsed = classify.parse_requests(collapsed.where(predicate))
+        return request_log_rows(parsed.where(classify.is_request_log())).select(*fields)
+
+    written = _write(writer, REQUEST_LOGS, logs.select(*fields), after_write, rows_where)
     return written, read_counts.get, log_counts.get
 
 
