@@ -205,12 +205,17 @@ class MergeBatch(Writer):
             replaced = self._replace(output, output.replacement, rows_where or rows.where)
         return append.written + replaced
 
+    @staticmethod
+    def _same_identity(output: Output) -> list[str]:
+        """SQL: a batch's row (``s.``) and a stored row (``t.``) have the same identity."""
+        return [f"t.{name} = s.{name}" for name in output.identity]
+
     def replacing_rows(self, output: Output, replacement: Replacement, batch: DataFrame) -> DataFrame:
         """The ``replacement.key`` of each of the ``batch``'s rows that replaces a stored row:
         its identity is stored, and ``replacement.when`` prefers it. Reads only the columns the
         identity and the rule name. (After the batch's append, a row it appended meets itself,
         and no row is preferred to itself.)"""
-        same = " AND ".join(f"t.{name} = s.{name}" for name in output.identity)
+        same = " AND ".join(self._same_identity(output))
         return (batch.alias("s").join(self._stored(output).alias("t"), F.expr(same))
                 .where(F.expr(replacement.when)).select(F.col(f"s.{replacement.key}").alias(replacement.key)))
 
@@ -220,14 +225,14 @@ class MergeBatch(Writer):
         narrow join, not its derivation again. Returns the rows the MERGE updated."""
         location = self.tables[output.name]
         replacing = self.replacing_rows(output, replacement, rows_where(F.lit(True)))
-        keys = [row[0] for row in replacing.limit(MAX_LISTED_REPLACEMENTS + 1).collect()]
-        if not keys:
+        replacing_keys = [row[0] for row in replacing.limit(MAX_LISTED_REPLACEMENTS + 1).collect()]
+        if not replacing_keys:
             return 0
-        if len(keys) <= MAX_LISTED_REPLACEMENTS:
-            source = rows_where(F.col(replacement.key).isin(keys))
+        if len(replacing_keys) <= MAX_LISTED_REPLACEMENTS:
+            source = rows_where(F.col(replacement.key).isin(replacing_keys))
         else:
             source = rows_where(F.lit(True)).join(replacing, replacement.key, "left_semi")
-        on = " AND ".join([output.stored_rows(self.dates, "t."), *(f"t.{name} = s.{name}" for name in output.identity)])
+        on = " AND ".join([output.stored_rows(self.dates, "t."), *self._same_identity(output)])
         commit = _committed(self.spark, location,
                             lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
         return commit.metric("numTargetRowsUpdated") if commit is not None else 0

@@ -95,8 +95,8 @@ def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_wri
     def rows_where(predicate: Column) -> DataFrame:
         """The request-logs rows of the payload rows ``predicate`` selects, without the counts
         (an observation would stop the filter and the column pruning at it)."""
-        parsed = classify.parse_requests(collapsed.where(predicate))
-        return request_log_rows(parsed.where(classify.is_request_log())).select(*fields)
+        selected = classify.parse_requests(collapsed.where(predicate))
+        return request_log_rows(selected.where(classify.is_request_log())).select(*fields)
 
     written = _write(writer, REQUEST_LOGS, logs.select(*fields), after_write, rows_where)
     return written, read_counts.get, log_counts.get
