@@ -32,6 +32,7 @@ RowsWhere = Callable[[Column], DataFrame]
 #: are found by a join instead.
 MAX_LISTED_REPLACEMENTS = 10_000
 
+
 def _sql_dates(dates: list[dt.date]) -> str:
     return ", ".join(f"DATE'{day.isoformat()}'" for day in dates) or "NULL"
 
