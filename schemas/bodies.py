@@ -95,4 +95,24 @@ PARSE_OPTIONS = {
     "allowUnquotedControlChars": "false",
 }
 
+#: The limits of the JSON parser behind every Spark JSON function (from_json, parse_json,
+#: get_json_object): Jackson's defaults, which Spark keeps. Valid JSON beyond them is read as not
+#: JSON, the same way by each of them (a test pins them, so a Spark upgrade that moves them is
+#: noticed).
+PARSER_LIMITS = {
+    "nesting_depth": 1_000,          # levels of objects and arrays
+    "number_digits": 1_000,          # characters of one number
+    "key_characters": 50_000,        # characters of one object key
+    "string_characters": 20_000_000,  # characters of one string the rules read (others are skipped)
+}
+
+
+def parser_limits_text() -> str:
+    """The limits in words, for the docs and the quarantine reasons."""
+    limits = {name: f"{value:,}" for name, value in PARSER_LIMITS.items()}
+    return (f"nested deeper than {limits['nesting_depth']} levels, a number of more than {limits['number_digits']} "
+            f"digits, a key of more than {limits['key_characters']} characters, or a string the rules read of more "
+            f"than {limits['string_characters']} characters")
+
+
 TRACE_VERSION_KEY = "mlflow.trace_schema.version"

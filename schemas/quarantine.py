@@ -1,6 +1,7 @@
 """`{model}_payload_quarantine`: payload rows that could not be derived, with a reason."""
 from pyspark.sql.types import DateType, IntegerType, StringType, StructType, TimestampType
 
+from schemas.bodies import parser_limits_text
 from schemas.fields import column
 
 QUARANTINE = StructType([
@@ -31,7 +32,8 @@ QUARANTINE_REASONS: dict[str, tuple[str, str]] = {
         "Fix the value in the payload table, then backfill the date.",
     ),
     "request_not_json": (
-        "The request body is not valid JSON (often truncated).",
+        "The request body is not valid JSON (often truncated), or is JSON beyond the parser's limits ("
+        + parser_limits_text() + ").",
         "Nothing to extract; the raw body is kept here.",
     ),
     "feedback_error_status": (

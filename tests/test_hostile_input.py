@@ -17,6 +17,7 @@ from pipelines.samples import sample_payloads as sp
 from pipelines.transforms.classify import REQUEST_LOGS, classify_payload, may_hold_feedback
 from pipelines.transforms.feedback import assessment_items
 from pipelines.transforms.request_logs import request_log_rows
+from schemas.bodies import PARSER_LIMITS
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import gateway_row
 
@@ -192,3 +193,41 @@ def test_degenerate_bodies_are_classified_not_crashed(spark, text, expected_resp
     if row["destination"] == "request_logs":
         [derived] = request_log_rows(frame.where(F.col("destination") == REQUEST_LOGS)).collect()
         assert (derived["request"], derived["response"]) == (None, expected_response)
+
+
+def test_json_at_the_parser_limits_is_read_and_beyond_them_is_not_json(spark):
+    """PARSER_LIMITS: a body at each limit is read; one past it, the request is quarantined as
+    request_not_json, the response's shape is not_json, and nothing fails."""
+    question = {"messages": [{"role": "user", "content": "q"}]}
+    answer = sp.chat_completion("a")
+
+    def with_part(body: dict, part: str) -> str:
+        return json.dumps(body)[:-1] + ", " + part + "}"
+
+    parts = {   # limit -> the part of a body that reaches it with n (the body's own object is a level)
+        "nesting_depth": lambda n: '"deep": ' + "[" * (n - 1) + "]" * (n - 1),
+        "number_digits": lambda n: '"n": ' + "1" * n,
+        "key_characters": lambda n: json.dumps("k" * n) + ": 1",
+    }
+    rows, expected = [], {}
+    for limit, part in parts.items():
+        for over in (0, 1):
+            rows.append(gateway_row(f"request {limit} +{over}", with_part(question, part(PARSER_LIMITS[limit] + over)), answer))
+            expected[f"request {limit} +{over}"] = ("quarantine", "request_not_json") if over else ("request_logs", "q")
+    for over in (0, 1):   # a string the rules read: the user's message
+        text = "x" * (PARSER_LIMITS["string_characters"] + over)
+        rows.append(gateway_row(f"request string +{over}", {"messages": [{"role": "user", "content": text}]}, answer))
+        expected[f"request string +{over}"] = ("quarantine", "request_not_json") if over else ("request_logs", text)
+        rows.append(gateway_row(f"response depth +{over}", question,
+                                with_part(answer, parts["nesting_depth"](PARSER_LIMITS["nesting_depth"] + over))))
+
+    frame = classify_payload(spark.createDataFrame(rows, GATEWAY_PAYLOAD))
+    logs = request_log_rows(frame.where(F.col("destination") == REQUEST_LOGS)).select(
+        "databricks_request_id", "request", "response", "response_shape")
+    found = {row["databricks_request_id"]: row for row in
+             frame.select("databricks_request_id", "destination", "reason").join(logs, "databricks_request_id", "left").collect()}
+    for request_id, (destination, value) in expected.items():
+        row = found[request_id]
+        assert (row["destination"], row["reason"] if destination == "quarantine" else row["request"]) == (destination, value), request_id
+    assert (found["response depth +0"]["response_shape"], found["response depth +0"]["response"]) == ("chat_completion", "a")
+    assert (found["response depth +1"]["response_shape"], found["response depth +1"]["response"]) == ("not_json", None)
