@@ -135,6 +135,23 @@ def jvm_peak_rss_mb(spark: SparkSession) -> float:
     return float("nan")
 
 
+def python_workers_peak_rss_mb() -> float:
+    """The largest peak resident memory of the Python workers on this machine (the rules run in
+    them; pyspark keeps its workers for reuse, so they are still there after a job); NaN when
+    none is found or /proc gives no VmHWM."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            cmdline = (status.parent / "cmdline").read_bytes()
+            if b"pyspark.daemon" not in cmdline and b"pyspark.worker" not in cmdline:
+                continue
+            peaks += [int(line.split()[1]) / 1024 for line in status.read_text().splitlines()
+                      if line.startswith("VmHWM:")]
+        except OSError:   # a worker that ended meanwhile
+            continue
+    return max(peaks) if peaks else float("nan")
+
+
 def _megabytes(mb: float) -> str:
     """A :func:`jvm_peak_rss_mb` figure as printed; NaN (Spark Connect, or no /proc) is "not measured"."""
     return "not measured" if math.isnan(mb) else f"{mb:5.0f} MB"
@@ -227,7 +244,9 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
     print(f"  baseline / copy      {figures['baseline_per_copy']:5.2f}")
     print(f"  floor / copy         {figures['floor_per_copy']:5.2f}   (writing the request-logs table's bytes alone)")
     figures["peak_rss_mb"] = jvm_peak_rss_mb(spark)
+    figures["python_peak_rss_mb"] = python_workers_peak_rss_mb()
     print(f"  peak driver JVM RSS  {_megabytes(figures['peak_rss_mb'])}")
+    print(f"  peak Python worker RSS {_megabytes(figures['python_peak_rss_mb'])}")
 
     if not args.skip_incremental:
         figures.update(incremental(spark, args, work, generation))

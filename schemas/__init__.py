@@ -1,20 +1,6 @@
-"""Every table schema of the project, declared once.
+"""Every table schema and JSON shape of the project, declared once.
 
-DDL, README tables and output validation are all derived from these declarations
-(see :mod:`schemas.render`).
+DDL, the docs' tables and output validation are derived from these declarations
+(:mod:`schemas.render`). Modules that the rules import (:mod:`schemas.bodies`,
+:mod:`schemas.reasons`, :mod:`schemas.shapes`) do not import Spark.
 """
-from schemas.assessment_logs import ASSESSMENT_LOGS, RATING
-from schemas.payload import GATEWAY_PAYLOAD, LEGACY_PAYLOAD, PayloadGeneration
-from schemas.quarantine import QUARANTINE, QUARANTINE_REASONS
-from schemas.request_logs import REQUEST_LOGS
-
-__all__ = [
-    "ASSESSMENT_LOGS",
-    "GATEWAY_PAYLOAD",
-    "LEGACY_PAYLOAD",
-    "QUARANTINE",
-    "QUARANTINE_REASONS",
-    "RATING",
-    "REQUEST_LOGS",
-    "PayloadGeneration",
-]

@@ -1,118 +1,186 @@
-"""The JSON shapes the parser reads (payload-formats.md §2-§5), declared once.
+"""The JSON shapes the rules read (docs/payload-formats.md), declared once as msgspec Structs.
 
-Each body is parsed once with ``from_json`` into exactly these fields; the parser skips
-everything else. Two kinds of leaf say how a part is kept:
+A body is decoded once into exactly these fields; the decoder skips everything else without
+building it. Each field is one of two kinds:
 
-- ``VariantType``: a part whose shape is open (message ``content`` is a string or a list of
-  parts; ``predictions`` is a string, an object or a list; feedback parts may be JSON-encoded
-  strings). It is kept as a small VARIANT and read by :mod:`pipelines.transforms.json_values`.
-- ``StringType`` on an object: its JSON text as it was logged, keys in their original order
-  (the trace).
+- typed (``str``, a Struct, a list of Structs): read when the JSON value has that type, null
+  otherwise (the rest of the body is still read: :mod:`pipelines.rules.decode`);
+- ``msgspec.Raw``: a part kept as the JSON text it was logged with, decoded only where a rule
+  reads it, by one of the open-part types below (:data:`CONTENT`, :data:`STRINGS`, ...). Open
+  parts are parts whose JSON type varies (a message ``content`` is a string, a list of parts or
+  one part) or that are kept verbatim (the trace).
 
-A field of the wrong type in a body yields null for that field only (``from_json`` keeps the
-rest of the record and sets ``_corrupt_record``); invalid JSON is told apart from that by
-:func:`pipelines.transforms.request.parse_request`.
+A Raw field is ``None`` when the key is absent; JSON ``null`` is kept as the text ``null``.
 """
-from pyspark.sql.types import ArrayType, StringType, StructField, StructType, VariantType
+from __future__ import annotations
 
-#: Set by from_json on a record it could not read whole (invalid JSON, or a field of another type).
-CORRUPT_RECORD = "_corrupt_record"
-
-
-def _struct(**fields) -> StructType:
-    return StructType([StructField(name, data_type) for name, data_type in fields.items()])
+import msgspec
+from msgspec import Raw, Struct
 
 
-OPEN = VariantType()
-TEXT = StringType()
+class Body(Struct, gc=False):
+    """Base of the declared shapes. Decoded bodies hold no reference cycles, so they are not
+    tracked by Python's garbage collector (tracked, the many small objects of a batch made
+    collections a third of the decoding time)."""
 
-CONVERSATION_ID = _struct(conversation_id=TEXT)
 
-#: A chat message, a ChatAgent message, or a ResponsesAgent output item.
-MESSAGE = _struct(id=TEXT, type=TEXT, role=TEXT, content=OPEN)
+class Options(Body):
+    """``databricks_options`` or ``context`` of a request."""
+    conversation_id: str | None = None
 
-#: The object that holds a conversation, its options and (on feedback rows) the ratings: a
-#: request body itself, or the first record of a pyfunc wrapper.
-REQUEST_RECORD = _struct(
-    messages=ArrayType(MESSAGE),
-    input=OPEN,                 # a string, a list of items, or a list of strings (embeddings)
-    query=OPEN,
-    prompt=OPEN,                # a string or a list of strings
-    databricks_options=CONVERSATION_ID,
-    context=CONVERSATION_ID,
+
+class Message(Body):
+    """A chat message, a ChatAgent message, a ResponsesAgent input or output item, or the delta of
+    a streamed chunk."""
+    id: str | None = None
+    type: str | None = None
+    role: str | None = None
+    content: Raw = None
+
+
+class RequestRecord(Body):
+    """The object that holds a conversation, its options and (on feedback rows) the ratings: a
+    request body itself, or the first record of a pyfunc wrapper."""
+    messages: list[Message] | None = None
+    input: Raw = None           # a string, a list of items, or a list of strings (embeddings)
+    query: Raw = None
+    prompt: Raw = None          # a string or a list of strings
+    databricks_options: Options | None = None
+    context: Options | None = None
     # feedback records (the review app's feedback model)
-    request_id=TEXT,
-    step_id=TEXT,
-    source=OPEN,                # an object, or a JSON-encoded string of one
-    text_assessments=OPEN,      # a list or an object, or a JSON-encoded string of one
-    retrieval_assessments=OPEN,
-)
+    request_id: str | None = None
+    step_id: str | None = None
+    source: Raw = None          # an object, or a JSON-encoded string of one
+    text_assessments: Raw = None       # a list or an object, or a JSON-encoded string of one
+    retrieval_assessments: Raw = None
 
-#: A request body: the record fields, the pyfunc wrappers around a record, the corrupt marker.
-REQUEST_BODY = StructType([
-    *REQUEST_RECORD.fields,
-    StructField("dataframe_records", ArrayType(REQUEST_RECORD)),
-    StructField("dataframe_split", _struct(columns=ArrayType(TEXT), data=ArrayType(ArrayType(OPEN)))),
-    StructField("inputs", OPEN),          # a list of records, or one record object
-    StructField("instances", ArrayType(REQUEST_RECORD)),
-    StructField(CORRUPT_RECORD, TEXT),
-])
 
-CHOICE = _struct(message=_struct(role=TEXT, content=OPEN), text=OPEN, delta=_struct(role=TEXT, content=OPEN))
+class DataframeSplit(Body):
+    """pyfunc ``dataframe_split``: column names and rows of values."""
+    columns: list[str | None] | None = None
+    data: list[list[Raw]] | None = None
 
-#: One element of a response body parsed as a list: the whole body when it is an object, or one
-#: chunk of a streamed body (a JSON array of chunks). Object fields and chunk fields together.
-RESPONSE_ITEM = _struct(
-    object=TEXT,
-    choices=ArrayType(CHOICE),
-    output=ArrayType(MESSAGE),            # ResponsesAgent output items
-    messages=ArrayType(MESSAGE),          # ChatAgent messages
-    content=OPEN,                         # legacy string answer
-    error_code=OPEN,
-    error=OPEN,
-    predictions=OPEN,                     # pyfunc: unwrapped, then read as a RESPONSE_ITEM
+
+class RequestBody(RequestRecord):
+    """A request body: the record fields, and the pyfunc wrappers around a record."""
+    dataframe_records: list[RequestRecord] | None = None
+    dataframe_split: DataframeSplit | None = None
+    inputs: Raw = None          # a list of records, or one record object
+    instances: list[RequestRecord] | None = None
+
+
+class Choice(Body):
+    message: Message | None = None
+    text: Raw = None
+    delta: Message | None = None
+
+
+class ResponseOutput(Body):
+    """The ``response`` of a ResponsesAgent ``response.completed`` stream event."""
+    output: list[Message] | None = None
+
+
+class DatabricksOutput(Body):
+    trace: Raw = None           # kept as logged
+
+
+class ResponseItem(Body):
+    """A response object, or one chunk of a streamed response (a JSON array of chunks): object
+    fields and chunk fields together."""
+    choices: list[Choice] | None = None
+    output: list[Message] | None = None     # ResponsesAgent output items
+    messages: list[Message] | None = None   # ChatAgent messages
+    content: Raw = None                     # legacy string answer
+    error_code: Raw = None
+    error: Raw = None
+    predictions: Raw = None                 # pyfunc: unwrapped, then read as a ResponseItem
     # stream chunks
-    type=TEXT,                            # Responses event type
-    delta=OPEN,                           # Responses text delta (string) or ChatAgent delta (object)
-    item_id=TEXT,
-    item=MESSAGE,
-    response=_struct(output=ArrayType(MESSAGE)),
-    databricks_output=_struct(trace=TEXT),  # the trace as logged (JSON text)
-    **{CORRUPT_RECORD: TEXT},
-)
-
-RESPONSE_BODY = ArrayType(RESPONSE_ITEM)
-
-#: Options of every from_json call: nothing is guessed from the text.
-PARSE_OPTIONS = {
-    "mode": "PERMISSIVE",
-    "columnNameOfCorruptRecord": CORRUPT_RECORD,
-    "allowNumericLeadingZeros": "false",
-    "allowNonNumericNumbers": "false",
-    "allowSingleQuotes": "false",
-    "allowUnquotedFieldNames": "false",
-    "allowBackslashEscapingAnyCharacter": "false",
-    "allowUnquotedControlChars": "false",
-}
-
-#: The limits of the JSON parser behind every Spark JSON function (from_json, parse_json,
-#: get_json_object): Jackson's defaults, which Spark keeps. Valid JSON beyond them is read as not
-#: JSON, the same way by each of them (a test pins them, so a Spark upgrade that moves them is
-#: noticed).
-PARSER_LIMITS = {
-    "nesting_depth": 1_000,          # levels of objects and arrays
-    "number_digits": 1_000,          # characters of one number
-    "key_characters": 50_000,        # characters of one object key
-    "string_characters": 20_000_000,  # characters of one string the rules read (others are skipped)
-}
+    type: str | None = None                 # Responses event type
+    delta: Raw = None                       # Responses text delta (a string), ChatAgent delta (a Message)
+    item_id: str | None = None
+    item: Message | None = None
+    response: ResponseOutput | None = None
+    databricks_output: DatabricksOutput | None = None
 
 
-def parser_limits_text() -> str:
-    """The limits in words, for the docs and the quarantine reasons."""
-    limits = {name: f"{value:,}" for name, value in PARSER_LIMITS.items()}
-    return (f"nested deeper than {limits['nesting_depth']} levels, a number of more than {limits['number_digits']} "
-            f"digits, a key of more than {limits['key_characters']} characters, or a string the rules read of more "
-            f"than {limits['string_characters']} characters")
-
+#: A response body: an object, a streamed body (a JSON array of chunks), or a bare string (a
+#: pyfunc answer).
+RESPONSE_BODY = ResponseItem | list[ResponseItem] | str
 
 TRACE_VERSION_KEY = "mlflow.trace_schema.version"
+
+
+class TraceHead(Body):
+    """The top-level keys of a trace object that tell its format."""
+    info: Raw = None
+    version: Raw = msgspec.field(default=None, name=TRACE_VERSION_KEY)
+
+
+# --- open parts: how a Raw part is decoded where a rule reads it --------------------------------
+
+
+class ContentPart(Body):
+    """One part of a message content (``{type, text}``; parts without text, images say, have none)."""
+    text: str | None = None
+
+
+#: A message ``content``: a string, a list of parts (or strings), or one part.
+CONTENT = str | list[ContentPart | str] | ContentPart
+#: A prompt or an embeddings input: a string, or a list of strings.
+STRINGS = str | list[str]
+#: A ResponsesAgent ``input`` list: items, or strings (an embeddings batch).
+INPUT_ITEMS = list[Message | str]
+#: A pyfunc ``inputs``: one record object, or a list of them.
+RECORDS = RequestRecord | list[RequestRecord]
+#: A pyfunc ``predictions``: a response object or a string, or a list whose first element is one.
+PREDICTION = ResponseItem | str | list[Raw]
+#: A ChatAgent stream's ``delta`` (a message) or a Responses stream's (a string).
+DELTA = Message | str
+
+
+class Rating(Body):
+    value: Raw = None
+    rationale: str | None = None
+
+
+class TextAssessment(Body):
+    step_id: str | None = None
+    ratings: dict[str, Raw] | None = None
+    free_text_comment: str | None = None
+    suggested_output: str | None = None
+
+
+class RetrievalAssessment(Body):
+    position: int | None = None
+    step_id: str | None = None
+    ratings: dict[str, Raw] | None = None
+    free_text_comment: str | None = None
+
+
+class Source(Body):
+    type: str | None = None
+    id: str | None = None
+    tags: dict[str, str | None] | None = None
+
+
+#: What a feedback part (``source``, ``text_assessments``, ``retrieval_assessments``) holds once a
+#: JSON-encoded string is decoded: a list of objects, or one object (a list of one).
+ASSESSMENTS = list[Raw] | dict[str, Raw]
+
+#: What the decoder reads, and what it does not (pinned by tests from both sides).
+DECODER_LIMITS = {
+    # JSON nested up to this many levels (objects and arrays) is always read; deeper JSON is read
+    # until the interpreter's recursion limit (about 1,000 levels on CPython), beyond which the
+    # body is read as not JSON.
+    "nesting_depth": 500,
+    # A number the rules read as a number (a rating's double_value, a retrieval position) is null
+    # beyond this many digits (Python's limit on converting text to an integer) or beyond the
+    # range of a double. A number anywhere else is skipped whatever its size.
+    "number_digits": 4_300,
+}
+
+
+def decoder_limits_text() -> str:
+    """The limits in words, for the docs and the quarantine reasons."""
+    return (f"nested deeper than the interpreter's recursion limit (about 1,000 levels; up to "
+            f"{DECODER_LIMITS['nesting_depth']} levels is always read)")

@@ -1,13 +1,14 @@
 """DDL and documentation derived from the declared schemas (nothing is written twice).
 
-``python -m schemas.render`` prints the README's schema section; a test keeps the README in
-step with the declarations.
+``python -m schemas.render`` prints the schema section of docs/derivation-rules.md; a test keeps
+the docs in step with the declarations.
 """
 from pyspark.sql.types import StructType
 
 from schemas.assessment_logs import ASSESSMENT_LOGS
 from schemas.fields import LONG_TEXT, stats_columns
-from schemas.quarantine import QUARANTINE, QUARANTINE_REASONS
+from schemas.quarantine import QUARANTINE
+from schemas.reasons import QUARANTINE_REASONS
 from schemas.request_logs import REQUEST_LOGS
 
 OUTPUT_TABLES = {

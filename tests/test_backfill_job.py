@@ -8,7 +8,9 @@ from pyspark.sql import functions as F
 from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, read_table, write_table
-from schemas import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS
+from schemas.assessment_logs import ASSESSMENT_LOGS
+from schemas.quarantine import QUARANTINE
+from schemas.request_logs import REQUEST_LOGS
 from schemas.payload import PayloadGeneration
 from tests.conftest import gateway_row
 

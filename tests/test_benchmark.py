@@ -21,7 +21,7 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     printed = capsys.readouterr().out
 
     for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "pipeline / copy",
-                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS"):
+                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS", "peak Python worker RSS"):
         assert line in printed
     assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s"))
     assert "incremental ratio" not in printed and "incremental_ratio" not in figures

@@ -3,15 +3,15 @@
 Nothing is cached between them (serverless compute has no cache), so each pass reads the
 payload itself, and only what it needs:
 
-- the request-logs pass reads every column: it parses the request and the response once each;
-- the assessment-logs pass reads the narrow columns and the request body, and parses only the
-  bodies that may hold feedback;
+- the request-logs pass reads every column: the rules read each request and response once;
+- the assessment-logs pass reads the narrow columns and the request body, and hands the rules
+  only the bodies that may hold feedback;
 - the quarantine pass reads the narrow columns and the request body.
 
-Each pass collapses duplicate request ids and classifies its rows itself, with the same column
-functions (:mod:`pipelines.transforms.duplicates`, :mod:`pipelines.transforms.classify`), so
-they agree by construction; the run's counts prove it (:mod:`pipelines.runs.report`). The
-passes run at once, each in its own thread.
+Each pass collapses duplicate request ids itself (:mod:`pipelines.transforms.duplicates`) and
+classifies its rows with the same rules (:mod:`pipelines.rules.classify`), applied per Arrow
+batch, so they agree by construction; the run's counts prove it (:mod:`pipelines.runs.report`).
+The passes run at once, each in its own thread.
 """
 from __future__ import annotations
 
@@ -25,12 +25,10 @@ from pipelines.runs import report as counts
 from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, AfterWrite, Output, RowsWhere, Writer
 from pipelines.runs.parallel import in_parallel
 from pipelines.runs.report import RunReport
-from pipelines.transforms import classify
-from pipelines.transforms.assessment_logs import assessment_log_rows
-from pipelines.transforms.duplicates import REQUEST_ID, KeptRows, kept_rows, repeated_ids
-from pipelines.transforms.duplicates import collapse_duplicates
-from pipelines.transforms.quarantine import quarantine_rows
-from pipelines.transforms.request_logs import request_log_rows
+from pipelines.transforms.assessment_logs import assessment_log_rows, derive_feedback
+from pipelines.transforms.duplicates import REQUEST_ID, KeptRows, collapse_duplicates, kept_rows, repeated_ids
+from pipelines.transforms.quarantine import derive_quarantine, quarantine_rows
+from pipelines.transforms.request_logs import derive_request_logs, request_log_rows
 
 #: Up to this many repeated request ids are collected once per run; beyond it each pass finds
 #: and ranks them itself, with a join.
@@ -82,21 +80,17 @@ def _write(writer: Writer, output: Output, rows: DataFrame, after_write: AfterWr
 
 
 def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
-    """Every payload row's counts (read, collapsed, status, dates) and the request-logs rows."""
+    """Every payload row's counts (read, collapsed, status, dates, destinations) and the
+    request-logs rows."""
     collapsed = collapse_duplicates(normalized, repeated, by_response=True)
     fields = REQUEST_LOGS.schema.fieldNames()
-    # Observed before the filter on the destination: Spark does not push a filter below an
-    # observation, and pushed down it would carry the parsed body into the scan's projection.
-    parsed = classify.parse_requests(collapsed).withColumn("_request_log", classify.is_request_log())
-    read, read_counts = counts.observed(parsed, "request_logs_read", counts.read_metrics())
-    logs, log_counts = counts.observed(request_log_rows(read.where("_request_log")), "request_logs",
-                                       counts.request_log_metrics())
+    read, read_counts = counts.observed(derive_request_logs(collapsed), "request_logs_read", counts.read_metrics())
+    logs, log_counts = counts.observed(request_log_rows(read), "request_logs", counts.request_log_metrics())
 
     def rows_where(predicate: Column) -> DataFrame:
         """The request-logs rows of the payload rows ``predicate`` selects, without the counts
         (an observation would stop the filter and the column pruning at it)."""
-        selected = classify.parse_requests(collapsed.where(predicate))
-        return request_log_rows(selected.where(classify.is_request_log())).select(*fields)
+        return request_log_rows(derive_request_logs(collapsed.where(predicate))).select(*fields)
 
     written = _write(writer, REQUEST_LOGS, logs.select(*fields), after_write, rows_where)
     return written, read_counts.get, log_counts.get
@@ -104,26 +98,30 @@ def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_wri
 
 def quarantine_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
     """The quarantined rows, classified from the narrow columns and the request body."""
-    classified = classify.classify_rows(narrow, repeated)
-    settled, settled_counts = counts.observed(classified, "quarantine_classified", counts.quarantine_metrics())
-    rows, derived = counts.observed(quarantine_rows(settled.where(F.col("destination") == classify.QUARANTINE)),
-                                    "quarantine", counts.output_metrics())
+    classified, settled_counts = counts.observed(derive_quarantine(collapse_duplicates(narrow, repeated)),
+                                                 "quarantine_classified", counts.quarantine_metrics())
+    rows, derived = counts.observed(quarantine_rows(classified), "quarantine", counts.output_metrics())
     written = _write(writer, QUARANTINE, rows, after_write)
     return written, settled_counts.get, derived.get
 
 
 def assessment_logs_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
-    """The assessments of the feedback rows; only bodies that may hold feedback are parsed."""
+    """The assessments of the feedback rows; only bodies that may hold feedback go to the rules."""
     read, read_counts = counts.observed(collapse_duplicates(narrow, repeated), "assessment_logs_read",
                                         counts.rows_read_metrics())
-    candidates = read.where(classify.may_hold_feedback(F.col("request_raw")))
-    classified = classify.with_destination(classify.parse_requests(candidates))
-    settled, feedback_counts = counts.observed(classified, "assessment_logs_classified", counts.feedback_metrics())
-    rows, derived = counts.observed(
-        assessment_log_rows(settled.where(F.col("destination") == classify.ASSESSMENT_LOGS)),
-        "assessment_logs", counts.output_metrics())
+    classified, feedback_counts = counts.observed(derive_feedback(read), "assessment_logs_classified",
+                                                  counts.feedback_metrics())
+    rows, derived = counts.observed(assessment_log_rows(classified), "assessment_logs", counts.output_metrics())
     written = _write(writer, ASSESSMENT_LOGS, rows, after_write)
     return written, {**read_counts.get, **feedback_counts.get}, derived.get
+
+
+def output_rows(distinct: DataFrame) -> dict[str, DataFrame]:
+    """Each output table's rows of distinct payload rows (normalized, one per request id),
+    without the counts: what the passes write, for ``verify`` and the tests."""
+    return {REQUEST_LOGS.name: request_log_rows(derive_request_logs(distinct)).select(*REQUEST_LOGS.schema.fieldNames()),
+            ASSESSMENT_LOGS.name: assessment_log_rows(derive_feedback(distinct)),
+            QUARANTINE.name: quarantine_rows(derive_quarantine(distinct))}
 
 
 def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from pipelines.transforms import classify
+from pipelines.rules.classify import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS
 from pipelines.transforms.columns import built_once
 from pipelines.transforms.duplicates import COLLAPSED
-from schemas.quarantine import QUARANTINE_REASONS
+from schemas.reasons import QUARANTINE_REASONS
 from schemas.shapes import ALL_REQUEST_SHAPES, ALL_RESPONSE_SHAPES, STATUS_CLASSES, TRACE_FORMATS, UNRECOGNIZED
 
 COUNTERS = ("rows_read", "duplicates_collapsed", "request_logs_rows", "feedback_rows", "assessment_rows",
@@ -119,12 +119,12 @@ def _rows_read_metrics() -> list[Column]:
 
 @built_once
 def read_metrics() -> list[Column]:
-    """The request-logs pass's counts over every distinct payload row (``_request_log`` marks
-    the request-logs rows): rows read, collapsed, per status class and date."""
+    """The request-logs pass's counts over every distinct payload row it classified: rows read,
+    collapsed, request logs, per status class and date."""
     payload_rows = F.lit(1) + F.col(COLLAPSED)
     return [
         *_rows_read_metrics(),
-        _count_where(F.col("_request_log")).alias("request_logs_rows"),
+        _count_where(F.col("destination") == REQUEST_LOGS).alias("request_logs_rows"),
         *_tally("status_codes", _status_class(F.col("status_code")), STATUS_CLASSES, payload_rows),
         F.sort_array(F.collect_set("date")).alias("dates"),
     ]
@@ -134,7 +134,7 @@ def read_metrics() -> list[Column]:
 def quarantine_metrics() -> list[Column]:
     """The quarantine pass's counts over every distinct payload row it classified."""
     return [*_rows_read_metrics(),
-            _count_where(F.col("destination") == classify.QUARANTINE).alias("quarantined_rows"),
+            _count_where(F.col("destination") == QUARANTINE).alias("quarantined_rows"),
             *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS)]
 
 
@@ -147,7 +147,7 @@ def rows_read_metrics() -> list[Column]:
 def feedback_metrics() -> list[Column]:
     """The assessment-logs pass's counts over the rows it classified (those that may hold
     feedback): feedback rows and their assessments."""
-    feedback = F.col("destination") == classify.ASSESSMENT_LOGS
+    feedback = F.col("destination") == ASSESSMENT_LOGS
     return [_count_where(feedback).alias("feedback_rows"),
             _count_where(feedback, F.col("assessment_count")).alias("assessment_rows")]
 

@@ -12,15 +12,11 @@ from pipelines.config import Settings
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.lifecycle import DateRange, payload_location, sample_frame
-from pipelines.runs.outputs import ASSESSMENT_LOGS, OUTPUTS, QUARANTINE, REQUEST_LOGS, Discard, OutputTables
-from pipelines.runs.passes import derive_outputs, find_repeated_ids
+from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, Discard, OutputTables
+from pipelines.runs.passes import derive_outputs, find_repeated_ids, output_rows
 from pipelines.runs.report import RunReport
-from pipelines.transforms import classify
-from pipelines.transforms.assessment_logs import assessment_log_rows
+from pipelines.transforms.duplicates import collapse_duplicates
 from pipelines.transforms.normalize import normalize_payload
-from pipelines.transforms.quarantine import quarantine_rows
-from pipelines.transforms.request_logs import request_log_rows
-from schemas.request_logs import REQUEST_LOGS as REQUEST_LOGS_SCHEMA
 
 #: How many example keys each finding lists.
 EXAMPLES = 5
@@ -28,13 +24,6 @@ EXAMPLES = 5
 #: The columns that identify a row of each table (request logs: one row per request id and date;
 #: assessment and quarantine rows: their whole content).
 ROW_KEYS = {REQUEST_LOGS.name: ["date", "databricks_request_id"]}
-
-#: Each output table's rows, from the classified rows of its destination.
-OUTPUT_ROWS = {
-    REQUEST_LOGS.name: lambda rows: request_log_rows(rows).select(*REQUEST_LOGS_SCHEMA.fieldNames()),
-    ASSESSMENT_LOGS.name: assessment_log_rows,
-    QUARANTINE.name: quarantine_rows,
-}
 
 
 def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> RunReport:
@@ -122,17 +111,13 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
     tables = OutputTables.from_settings(settings)
     snapshot, version = delta_tables.read_snapshot(spark, source)
     normalized = normalize_payload(dates.of(snapshot))
-    # the request-logs pass's order, which the other passes' agrees with
-    classified = classify.classify_rows(normalized, find_repeated_ids(normalized), by_response=True)
+    # the request-logs pass's choice of a repeated id's row, which the other passes' agrees with
+    derived = output_rows(collapse_duplicates(normalized, find_repeated_ids(normalized), by_response=True))
     findings = {}
     for output in OUTPUTS:
         found = delta_tables.read_table(spark, tables[output.name])
         predicate = dates.predicate(output.range_column)
         if predicate is not None:
             found = found.where(predicate)
-        # Observed before the output's filter on the destination, as in the run: Spark does not
-        # push a filter below an observation (pushed down, the filter would parse each body again).
-        settled = classified.observe(f"verify_{output.name}", F.count(F.lit(1)).alias("rows"))
-        rows = settled.where(F.col("destination") == output.name)
-        findings[output.name] = _compare(OUTPUT_ROWS[output.name](rows), found, ROW_KEYS.get(output.name))
+        findings[output.name] = _compare(derived[output.name], found, ROW_KEYS.get(output.name))
     return VerifyReport(f"{source} version {version}: {dates.describe()}", findings)

@@ -1,16 +1,15 @@
 """Column expressions built once per process.
 
-The expressions of the passes name their input columns and nothing else, so the same Column
-objects serve every frame. Building them takes thousands of small calls (on classic Spark each
-one is a call into the JVM): seconds per pass, paid again by every hourly micro-batch and every
-backfill slice, when built per frame.
+The run's counts (:mod:`pipelines.runs.report`) name their input columns and nothing else, so
+the same Column objects serve every frame. Building them takes hundreds of small calls (on
+classic Spark each one is a call into the JVM), paid again by every hourly micro-batch and
+every backfill slice when built per frame.
 """
 from __future__ import annotations
 
 import functools
 from typing import Callable, TypeVar
 
-from pyspark.sql import Column, DataFrame
 from pyspark.sql.utils import is_remote
 
 T = TypeVar("T")
@@ -28,8 +27,3 @@ def built_once(builder: Callable[[], T]) -> Callable[[], T]:
         return built[runtime]
 
     return cached
-
-
-def with_steps(df: DataFrame, steps: list[dict[str, Column]]) -> DataFrame:
-    """``df`` with each step's columns added in turn (a step may use the columns of the ones before)."""
-    return functools.reduce(lambda frame, step: frame.withColumns(step), steps, df)

@@ -47,6 +47,9 @@ def _column_or_null(df: DataFrame, schema: StructType, name: str) -> Column:
     return F.col(name).try_cast(declared)
 
 
+#: The normalized columns the classification reads (:mod:`pipelines.rules.classify`).
+CLASSIFIED_COLUMNS = ("databricks_request_id", "date", "timestamp", "status_code", "status_code_raw", "request_raw")
+
 #: The payload column the request-logs pass alone reads; a quarantined row keeps every other one.
 RESPONSE_BODY = "response"
 

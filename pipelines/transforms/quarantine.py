@@ -3,15 +3,23 @@ row as JSON (every column but the response body, which the payload table keeps).
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.transforms.classify import reason_detail
-from pipelines.transforms.normalize import payload_row_json, restore_request
-from schemas.quarantine import QUARANTINE
+from pipelines.rules.classify import QUARANTINE
+from pipelines.transforms.duplicates import COLLAPSED
+from pipelines.transforms.normalize import CLASSIFIED_COLUMNS, payload_row_json, restore_request
+from pipelines.transforms.rules_per_batch import QUARANTINE_FIELDS, quarantine_batches, with_fields
+from schemas.quarantine import QUARANTINE as QUARANTINE_SCHEMA
 
 
-def quarantine_rows(quarantined: DataFrame) -> DataFrame:
-    """The quarantine rows of classified rows (``reason``, ``payload_row``, the normalized columns)."""
-    payload_row = restore_request(F.col("payload_row"), quarantined.schema["payload_row"].dataType)
-    return quarantined.withColumns({
-        "payload_row": payload_row_json(payload_row),
-        "reason_detail": reason_detail(F.col("reason")),
-    }).select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE.fields])
+def derive_quarantine(collapsed: DataFrame) -> DataFrame:
+    """Every distinct payload row (normalized, one per request id; the response is not read)
+    classified, with its reason in words: the rules applied per Arrow batch."""
+    columns = collapsed.select(*CLASSIFIED_COLUMNS, "payload_row", COLLAPSED)
+    return columns.mapInArrow(quarantine_batches, with_fields(columns.schema, QUARANTINE_FIELDS))
+
+
+def quarantine_rows(derived: DataFrame) -> DataFrame:
+    """The quarantine table's rows of derived rows (:func:`derive_quarantine`)."""
+    rows = derived.where(F.col("destination") == QUARANTINE)
+    payload_row = restore_request(F.col("payload_row"), rows.schema["payload_row"].dataType)
+    return rows.withColumn("payload_row", payload_row_json(payload_row)).select(
+        *[F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields])

@@ -1,4 +1,6 @@
-"""Every row gets exactly one destination: duplicates collapse, bad rows get a reason."""
+"""The Spark side of a run on hand-made rows: duplicates collapse to one row per request id, each
+pass classifies its rows with the rules per Arrow batch, every row lands in exactly one table,
+and the passes' counts agree."""
 import datetime as dt
 import json
 
@@ -7,11 +9,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from pipelines.runs.outputs import Discard
-from pipelines.runs.passes import derive_outputs, find_repeated_ids, look_at_batch
-from pipelines.transforms.classify import QUARANTINE, classify_payload, classify_rows
+from pipelines.runs.passes import derive_outputs, find_repeated_ids, look_at_batch, output_rows
 from pipelines.transforms.duplicates import KeptRows, collapse_duplicates
 from pipelines.transforms.normalize import normalize_payload
-from pipelines.transforms.quarantine import quarantine_rows
+from pipelines.transforms.quarantine import derive_quarantine
 from pipelines.samples.sample_payloads import chat_completion, chat_request, feedback_request
 from schemas.payload import GATEWAY_PAYLOAD
 from tests.conftest import DAY, NOON, gateway_row
@@ -19,9 +20,16 @@ from tests.conftest import DAY, NOON, gateway_row
 GOOD_REQUEST, GOOD_RESPONSE = chat_request("q?"), chat_completion("a.")
 
 
+def classified(frame):
+    """Each distinct row of a payload frame, classified (the quarantine pass's frame, which
+    classifies every row)."""
+    normalized = normalize_payload(frame)
+    return derive_quarantine(collapse_duplicates(normalized, find_repeated_ids(normalized)))
+
+
 def classify(gateway_payload, rows):
     return {r["databricks_request_id"] or f"<none:{i}>": (r["destination"], r["reason"], r["duplicates_collapsed"])
-            for i, r in enumerate(classify_payload(gateway_payload(rows)).collect())}
+            for i, r in enumerate(classified(gateway_payload(rows)).collect())}
 
 
 def _kept(frame):
@@ -143,11 +151,12 @@ def test_a_run_balances_when_duplicates_have_other_destinations(gateway_payload)
      "feedback_without_assessments"),
     (gateway_row("x", feedback_request("r", "a"), "{}", request_date=DAY.replace(day=2)), "feedback_timestamp_outside_date"),
 ])
-def test_quarantine_reasons(spark, row, reason):
-    # a status given as text is read as the payload table holds it: a string column
+def test_quarantine_reasons_from_the_columns_spark_hands_the_rules(spark, row, reason):
+    # the rules' own case table covers every reason; this one checks what reaches them from a
+    # payload table (dates, times, a status given as text: a string column)
     schema = StructType([StructField("status_code", StringType()) if f.name == "status_code" else f
                          for f in GATEWAY_PAYLOAD.fields]) if isinstance(row["status_code"], str) else GATEWAY_PAYLOAD
-    [found] = classify_payload(spark.createDataFrame([row], schema)).collect()
+    [found] = classified(spark.createDataFrame([row], schema)).collect()
     assert (found["destination"], found["reason"]) == ("quarantine", reason)
 
 
@@ -164,8 +173,8 @@ def test_requests_are_kept_whatever_their_status_or_body(gateway_payload, row):
 
 def test_quarantine_keeps_the_payload_row_but_its_response_and_a_readable_reason(gateway_payload):
     row = gateway_row(None, "{broken", GOOD_RESPONSE)
-    classified = classify_payload(gateway_payload([row]))
-    q = quarantine_rows(classified.where(F.col("destination") == QUARANTINE)).first()
+    normalized = normalize_payload(gateway_payload([row]))
+    [q] = output_rows(collapse_duplicates(normalized, [])).get("quarantine").collect()
     raw = json.loads(q["payload_row"])
     # every column in the table's order, but the response body (the payload table keeps it)
     assert list(raw) == [name for name in GATEWAY_PAYLOAD.fieldNames() if name != "response"]
