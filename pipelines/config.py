@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipelines.errors import ConfigError
 from schemas.payload import PayloadGeneration
@@ -30,17 +30,18 @@ class SparkSettings(_Strict):
     remote: Optional[str] = Field(
         None, description="Spark Connect endpoint (sc://host:port), or 'databricks' for Databricks Connect; "
                           "the SPARK_REMOTE environment variable wins.")
-    app_name: str = "inference-logs"
+    app_name: str = Field("inference-logs", description="Name of a session the job starts itself.")
     jars_cache: Optional[str] = Field(
         None, description="Where the Delta jars are cached for offline runs (default: ~/.cache/inference-logs/spark-jars).")
-    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings (strings); on Spark Connect "
+                                                                   "only those serverless lets a session set.")
 
 
 class TableSettings(_Strict):
     payload: Optional[str] = Field(None, description="The {model}_payload table; none = sample data.")
-    request_logs: str
-    assessment_logs: str
-    quarantine: str
+    request_logs: str = Field(description="The request-logs output table (a table name or a path).")
+    assessment_logs: str = Field(description="The assessment-logs output table.")
+    quarantine: str = Field(description="The quarantine output table.")
     run_history: Optional[str] = Field(None, description="One row per run; none = not recorded.")
     assessment_logs_latest: Optional[str] = Field(None, description="Latest rating per rater and target; none = not kept.")
 
@@ -49,30 +50,41 @@ class StateSettings(_Strict):
     checkpoint: str = Field(description="Checkpoint directory of the hourly job's stream.")
     lock: str = Field(description="Delta table of run leases that keeps runs on the same tables one at a time "
                                   "(a table name or a path).")
-    batch_reports: str = Field(description="Delta table where each hourly micro-batch records its counts "
-                                           "(a table name or a path).")
+    batch_reports: Optional[str] = Field(
+        None, description="Delta table where each hourly micro-batch records its counts (a table name or a path); "
+                          "default: beside state.lock (inference_logs_batch_reports in its schema, or batch_reports "
+                          "in its directory).")
     lock_wait_seconds: float = Field(0, ge=0, description="How long a second run waits for the lease before failing.")
     lease_seconds: float = Field(300, ge=5, description="A run's lease lasts this long and is renewed every third of "
                                                         "it; a killed run's lease is taken over when it expires.")
     max_files_per_batch: Optional[int] = Field(None, gt=0, description="Payload files per micro-batch (bounds memory).")
 
+    @model_validator(mode="after")
+    def _batch_reports_beside_the_lock(self) -> "StateSettings":
+        if self.batch_reports is None:
+            if "/" in self.lock:
+                self.batch_reports = os.path.join(os.path.dirname(self.lock.rstrip("/")), "batch_reports")
+            else:
+                self.batch_reports = ".".join([*self.lock.split(".")[:-1], "inference_logs_batch_reports"])
+        return self
+
 
 class SampleDataSettings(_Strict):
     table: str = Field(description="Where the sample payload table is written when tables.payload is unset.")
-    rows: int = Field(2000, gt=0)
-    generation: PayloadGeneration = PayloadGeneration.GATEWAY
-    seed: int = 7
+    rows: int = Field(2000, gt=0, description="Rows of the sample.")
+    generation: PayloadGeneration = Field(PayloadGeneration.GATEWAY, description="Payload generation of the sample.")
+    seed: int = Field(7, description="Seed of the sample (the same seed gives the same rows).")
     body_sizes: BodySizes = Field(BodySizes.COMPACT, description="compact, or realistic (2 KiB to 10 MiB bodies).")
 
 
 class Settings(_Strict):
-    environment: str
+    environment: str = Field(description="A label for the environment.")
     catalog: Optional[str] = Field(None, description="Fills ${catalog} in the other values (bundle targets set it).")
     schema_name: Optional[str] = Field(None, alias="schema", description="Fills ${schema} in the other values.")
     spark: SparkSettings = Field(default_factory=SparkSettings)
     tables: TableSettings
-    state: Optional[StateSettings] = None
-    sample_data: Optional[SampleDataSettings] = None
+    state: Optional[StateSettings] = Field(None, description="The jobs' own state (required by the hourly job).")
+    sample_data: Optional[SampleDataSettings] = Field(None, description="Sample data for a run with no payload table.")
 
 
 #: CLI option -> dotted config key it overrides.
@@ -152,6 +164,45 @@ def _fill_placeholders(data: Any, values: dict[str, Any], source: str) -> Any:
     return data
 
 
+def _type_name(annotation) -> str:
+    import typing
+
+    members = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
+    if isinstance(members[0], type) and issubclass(members[0], Enum):
+        return " or ".join(f"`{member.value}`" for member in members[0])
+    return {str: "text", int: "integer", float: "number", dict: "mapping"}.get(
+        typing.get_origin(members[0]) or members[0], str(members[0]))
+
+
+def _reference_rows(model: type[BaseModel], prefix: str = "") -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        annotation = field.annotation
+        nested = next((arg for arg in (getattr(annotation, "__args__", None) or (annotation,))
+                       if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+        if nested is not None:
+            rows += _reference_rows(nested, key + ".")
+            continue
+        if field.is_required():
+            default = "(required)"
+        elif field.default_factory is not None:
+            default = f"`{field.default_factory()!r}`"
+        elif field.default is None:
+            default = "none"
+        else:
+            value = field.default.value if isinstance(field.default, Enum) else field.default
+            default = f"`{value}`"
+        rows.append(f"| `{key}` | {_type_name(annotation)} | {default} | {field.description or ''} |")
+    return rows
+
+
+def configuration_reference() -> str:
+    """The configuration keys as a Markdown table, from the pydantic models (docs/configuration.md
+    holds it; a test keeps the two in step)."""
+    return "\n".join(["| key | type | default | meaning |", "|---|---|---|---|", *_reference_rows(Settings)])
+
+
 def load_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> Settings:
     """Read a YAML config and apply overrides given as {dotted.key: value} (None = not given).
 
@@ -178,3 +229,7 @@ def load_settings(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         return Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(path))) from None
+
+
+if __name__ == "__main__":
+    print(configuration_reference())

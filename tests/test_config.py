@@ -78,11 +78,19 @@ def test_catalog_and_schema_fill_the_placeholders(tmp_path):
         load_settings(write(tmp_path, VALID.replace("a/request_logs", "${catalog}.x.request_logs")))
 
 
-def _bundle_tasks():
+def _bundle_jobs() -> dict:
+    import glob
+
     import yaml
 
-    jobs = yaml.safe_load(open("jobs/inference_logs.job.yml"))["resources"]["jobs"]
-    for job in jobs.values():
+    jobs = {}
+    for path in sorted(glob.glob("jobs/*.job.yml")):
+        jobs.update(yaml.safe_load(open(path))["resources"]["jobs"])
+    return jobs
+
+
+def _bundle_tasks():
+    for job in _bundle_jobs().values():
         environments = {env["environment_key"]: env["spec"] for env in job["environments"]}
         for task in job["tasks"]:
             yield task, environments[task["environment_key"]]
@@ -145,3 +153,25 @@ def test_bundle_jobs_run_the_packaged_entry_point_with_real_commands():
         build_parser().parse_args(parameters)  # exits on an unknown command or option
         commands.add(parameters[0])
     assert commands == {"hourly", "backfill"}
+
+
+def test_the_configuration_reference_is_generated_from_the_models():
+    from pathlib import Path
+
+    from pipelines.config import configuration_reference
+
+    doc = Path(__file__).resolve().parents[1].joinpath("docs", "configuration.md").read_text()
+    begin = doc.index("<!-- configuration:begin")
+    section = doc[doc.index("\n", begin) + 1: doc.index("<!-- configuration:end -->")]
+    assert section.strip() == configuration_reference().strip()
+
+
+@pytest.mark.parametrize("lock,expected", [
+    ("main.agents.inference_logs_run_leases", "main.agents.inference_logs_batch_reports"),
+    ("/data/state/run_leases", "/data/state/batch_reports"),
+])
+def test_batch_reports_default_to_beside_the_lock_and_an_explicit_value_wins(tmp_path, lock, expected):
+    state = f"state:\n  checkpoint: /c\n  lock: {lock}\n"
+    assert load_settings(write(tmp_path, VALID + state)).state.batch_reports == expected
+    explicit = load_settings(write(tmp_path, VALID + state + "  batch_reports: cat.sch.mine\n"))
+    assert explicit.state.batch_reports == "cat.sch.mine"
