@@ -24,8 +24,8 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from pipelines.rules.classify import PayloadRow, classify
-from pipelines.rules.decode import read
+from pipelines.rules.classify import Classification, PayloadRow, classify
+from pipelines.rules.decode import Read, read
 from pipelines.rules.feedback import assessment_rows, feedback_records
 from pipelines.rules.request import user_query
 from pipelines.rules.response import response_fields
@@ -131,31 +131,32 @@ def _per_batch(derive: Callable[[pa.RecordBatch], dict[str, list]], fields: list
     return apply
 
 
-def _classified(rows: list[PayloadRow], requests) -> tuple[list, dict[str, list]]:
-    found = [classify(row, request) for row, request in zip(rows, requests)]
-    return found, {"destination": [c.destination for c in found], "reason": [c.reason for c in found],
-                   "is_feedback": [c.is_feedback for c in found],
-                   "assessment_count": [c.assessment_count for c in found]}
+def _classified(batch: pa.RecordBatch) -> tuple[list[Read], list[Classification], dict[str, list]]:
+    """Each row's request as read, its classification, and the classification columns."""
+    requests = [read(body, RequestBody) for body in body_views(batch.column("request_raw"))]
+    found = [classify(row, request) for row, request in zip(payload_rows(batch), requests)]
+    return requests, found, {"destination": [c.destination for c in found], "reason": [c.reason for c in found],
+                             "is_feedback": [c.is_feedback for c in found],
+                             "assessment_count": [c.assessment_count for c in found]}
 
 
 # --- the passes --------------------------------------------------------------------------------
 
 
-def _trace_range(trace, body: memoryview | None, body_address: int) -> tuple[int, int] | None:
+def _trace_range(trace, body: memoryview | None) -> tuple[int, int] | None:
     """Where a trace kept as logged lies in its response body: (1-based start, length) in bytes;
     None when it is not a slice of that body (a repaired body)."""
     if trace.logged is None or body is None:
         return None
     view = memoryview(trace.logged)
-    start = _address(view) - body_address if view.nbytes else -1
+    start = _address(view) - _address(body) if view.nbytes else -1
     if 0 <= start and start + view.nbytes <= body.nbytes:
         return start + 1, view.nbytes
     return None
 
 
 def _request_log_columns(batch: pa.RecordBatch) -> dict[str, list]:
-    requests = [read(body, RequestBody) for body in body_views(batch.column("request_raw"))]
-    found, columns = _classified(payload_rows(batch), requests)
+    requests, found, columns = _classified(batch)
     responses = body_views(batch.column("response_raw"))
     derived = {name: [] for name in ("conversation_id", "request", "response", "request_shape", "response_shape",
                                      "schema_version", "_trace_start", "_trace_length", "_trace_text")}
@@ -166,7 +167,7 @@ def _request_log_columns(batch: pa.RecordBatch) -> dict[str, list]:
             continue
         query = user_query(request)
         answer, trace = response_fields(read(body, RESPONSE_BODY))
-        span = _trace_range(trace, body, _address(body))
+        span = _trace_range(trace, body)
         for name, item in (("conversation_id", query.conversation_id), ("request", query.text),
                            ("response", answer.text), ("request_shape", query.shape),
                            ("response_shape", answer.shape), ("schema_version", trace.format),
@@ -182,16 +183,14 @@ def _address(view: memoryview | None) -> int:
 
 
 def _assessment_columns(batch: pa.RecordBatch) -> dict[str, list]:
-    requests = [read(body, RequestBody) for body in body_views(batch.column("request_raw"))]
-    found, columns = _classified(payload_rows(batch), requests)
+    requests, found, columns = _classified(batch)
     columns["assessments"] = [assessment_rows(feedback_records(request.value)) if c.destination == "assessment_logs" else None
                               for c, request in zip(found, requests)]
     return columns
 
 
 def _quarantine_columns(batch: pa.RecordBatch) -> dict[str, list]:
-    requests = [read(body, RequestBody) for body in body_views(batch.column("request_raw"))]
-    _, columns = _classified(payload_rows(batch), requests)
+    _, _, columns = _classified(batch)
     columns["reason_detail"] = [reason_detail(reason) for reason in columns["reason"]]
     return columns
 
