@@ -59,10 +59,7 @@ def read(data, type_) -> Read:
     if data is None:
         return NOT_LOGGED
     try:
-        try:
-            return Read(True, True, decoder(type_).decode(data))
-        except msgspec.ValidationError:
-            return Read(True, True, decode(data, type_))
+        return Read(True, True, decode(data, type_))
     except _BAD:
         repaired = repair(data)
         if repaired is None:
@@ -79,8 +76,13 @@ def decode(data, type_):
     try:
         return decoder(type_).decode(data)
     except msgspec.ValidationError:
-        _ANY_JSON.decode(data)   # raises when the text is not JSON at all
-        return lenient(type_, data)
+        return _lenient_of_json(type_, data)
+
+
+def _lenient_of_json(type_, data):
+    """After a strict decode failed validation: ``data`` leniently, once it is known to be JSON."""
+    _ANY_JSON.decode(data)   # raises when the text is not JSON at all
+    return lenient(type_, data)
 
 
 def value(raw: Raw | None, type_):
@@ -88,10 +90,7 @@ def value(raw: Raw | None, type_):
     another type, or unreadable (it never raises)."""
     if raw is None:
         return None
-    try:
-        return decoder(type_).decode(raw)
-    except (msgspec.ValidationError, *_BAD):
-        return read(raw, type_).value
+    return read(raw, type_).value
 
 
 def first_not_none(*values):
