@@ -30,7 +30,7 @@ from pipelines.io.delta_tables import TableLocation, append, read_table, write_t
 from pipelines.io.spark_session import get_spark, is_connect
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
-from pipelines.runs.lifecycle import DateRange
+from pipelines.runs.dates import DateRange
 from pipelines.samples.synthetic_payloads import synthetic_payload
 from schemas.payload import PayloadGeneration
 

@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_date_arguments(verify)
     verify.add_argument("--json", action="store_true", help="print the findings as JSON")
 
-    ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured output tables")
+    ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured tables")
     _add_config_arguments(ddl)
 
     fetch = commands.add_parser("fetch-jars", help="download the Delta Lake jars into the cache (once)")
@@ -123,7 +123,7 @@ def print_report(report, as_json: bool, written: bool = True) -> None:
 
 def _backfill(args: argparse.Namespace) -> int:
     from pipelines.runs.backfill import DEFAULT_DATES_PER_SLICE, run_backfill
-    from pipelines.runs.lifecycle import DateRange
+    from pipelines.runs.dates import DateRange
 
     settings = settings_from(args)
     dates = DateRange(args.start_date, args.end_date)
@@ -134,7 +134,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pipelines.runs.lifecycle import DateRange
+    from pipelines.runs.dates import DateRange
     from pipelines.runs.verify import check_payload
 
     settings = settings_from(args)
@@ -144,7 +144,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from pipelines.runs.lifecycle import DateRange
+    from pipelines.runs.dates import DateRange
     from pipelines.runs.verify import verify_tables
 
     settings = settings_from(args)
@@ -181,13 +181,14 @@ def _fetch_jars(args: argparse.Namespace) -> int:
 
 def _ddl(args: argparse.Namespace) -> int:
     from pipelines.io.delta_tables import TableLocation
-    from pipelines.runs.outputs import OUTPUTS
     from schemas.render import create_table_ddl
+    from schemas.tables import TABLES
 
-    tables = settings_from(args).tables
-    for output in OUTPUTS:
-        print(create_table_ddl(TableLocation(getattr(tables, output.name)).sql, output.schema,
-                               partition_by=output.partition_by, cluster_by=output.cluster_by))
+    configured = settings_from(args).tables
+    for table in TABLES:
+        if getattr(configured, table.name):  # an optional table is made only when configured
+            print(create_table_ddl(TableLocation(getattr(configured, table.name)).sql, table.schema,
+                                   partition_by=table.partition_by, cluster_by=table.cluster_by))
     return 0
 
 

@@ -5,17 +5,9 @@ the docs in step with the declarations.
 """
 from pyspark.sql.types import StructType
 
-from schemas.assessment_logs import ASSESSMENT_LOGS
 from schemas.fields import LONG_TEXT, stats_columns
-from schemas.quarantine import QUARANTINE
 from schemas.reasons import QUARANTINE_REASONS
-from schemas.request_logs import REQUEST_LOGS
-
-OUTPUT_TABLES = {
-    "{model}_payload_request_logs": REQUEST_LOGS,
-    "{model}_payload_assessment_logs": ASSESSMENT_LOGS,
-    "{model}_payload_quarantine": QUARANTINE,
-}
+from schemas.tables import DERIVED
 
 
 def ddl_columns(schema: StructType) -> str:
@@ -52,8 +44,8 @@ def reasons_table() -> str:
 
 def schema_docs() -> str:
     parts = []
-    for name, schema in OUTPUT_TABLES.items():
-        parts += [f"#### `{name}`", "", markdown_table(schema), ""]
+    for table in DERIVED:
+        parts += [f"#### `{table.title}`", "", markdown_table(table.schema), ""]
     parts += ["#### Quarantine reasons", "", reasons_table()]
     return "\n".join(parts)
 

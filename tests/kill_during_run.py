@@ -16,7 +16,7 @@ from pipelines.config import load_settings
 from pipelines.io.spark_session import get_spark
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
-from pipelines.runs.lifecycle import DateRange
+from pipelines.runs.dates import DateRange
 
 
 def main(config: str, job: str, table: str, occurrence: int) -> int:

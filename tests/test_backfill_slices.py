@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.errors import ConfigError
 from pipelines.runs.backfill import Slice, plan_slices, run_backfill
-from pipelines.runs.lifecycle import DateRange
+from pipelines.runs.dates import DateRange
 
 
 def day(n: int) -> dt.date:

@@ -61,3 +61,13 @@ def test_development_mode_pauses_the_schedule():
 def test_an_overlapping_hourly_run_waits_instead_of_being_skipped():
     hourly = _jobs()["inference_logs_hourly"]
     assert hourly["max_concurrent_runs"] == 1 and hourly["queue"]["enabled"] is True
+
+
+def test_every_task_has_a_timeout_so_a_stuck_run_cannot_hold_the_queue():
+    from databricks.bundles.jobs import Job
+
+    for name, job in _jobs().items():
+        tasks = Job.from_dict(job).tasks
+        assert tasks and all(isinstance(task.timeout_seconds, int) and task.timeout_seconds > 0 for task in tasks), name
+    hourly = _jobs()["inference_logs_hourly"]["tasks"][0]
+    assert hourly["timeout_seconds"] <= 3 * 3600   # a stuck hourly run delays at most a few queued runs

@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from pipelines.runs.outputs import Discard
+from pipelines.runs.writers import Discard
 from pipelines.runs.passes import derive_outputs, find_repeated_ids, look_at_batch, output_rows
 from pipelines.transforms.duplicates import KeptRows, collapse_duplicates
 from pipelines.transforms.normalize import normalize_payload
@@ -138,6 +138,18 @@ def test_a_run_balances_when_duplicates_have_other_destinations(gateway_payload)
         assert (report.feedback_rows, report.request_logs_rows, report.quarantined_rows,
                 report.duplicates_collapsed) == (2, 0, 1, 3)
         assert report.ok, report.checks
+
+
+def test_a_reason_the_catalogue_lacks_is_counted_so_that_the_run_fails_its_check(spark):
+    from pipelines.runs import report as counts
+
+    classified = spark.createDataFrame(
+        [("quarantine", "request_not_json", 0), ("quarantine", "made_up", 2), ("request_logs", None, 0)],
+        "destination string, reason string, duplicates_collapsed bigint")
+    watched, seen = counts.observed(classified, "reasons", counts.quarantine_metrics())
+    watched.write.format("noop").mode("overwrite").save()
+    assert (seen.get["undeclared_reasons"], seen.get["quarantined_rows"], seen.get["rows_read"]) == (1, 2, 5)
+    assert seen.get["quarantine_reasons:request_not_json"] == 1
 
 
 @pytest.mark.parametrize("row,reason", [

@@ -17,7 +17,7 @@ from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
-from pipelines.runs.lifecycle import DateRange
+from pipelines.runs.dates import DateRange
 from schemas.payload import GATEWAY_PAYLOAD, PayloadGeneration
 from schemas.run_state import RUN_LEASES
 from tests.conftest import gateway_row

@@ -15,8 +15,9 @@ from pipelines.io.delta_tables import TableLocation, append, read_table, table_v
 from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import run_hourly
-from pipelines.runs.lifecycle import DateRange
-from pipelines.runs.outputs import REQUEST_LOGS, MergeBatch, OutputTables
+from pipelines.runs.dates import DateRange
+from pipelines.runs.outputs import REQUEST_LOGS, OutputTables
+from pipelines.runs.writers import ExactlyOnceMerge
 from schemas.payload import PayloadGeneration
 
 pytestmark = pytest.mark.e2e
@@ -160,7 +161,7 @@ def test_only_preferred_rows_of_a_merged_batch_are_found_to_replace_stored_ones(
     batch = spark.createDataFrame([(day, "same", 1000, 200, "{}"), (day, "later", 2000, 200, "{}"),
                                    (day, "new", 500, 200, "{}"),
                                    (day + dt.timedelta(days=1), "other_day", 9000, 200, "{}")], columns)
-    writer = MergeBatch(spark, tables, [day, day + dt.timedelta(days=1)])
+    writer = ExactlyOnceMerge(spark, tables, [day, day + dt.timedelta(days=1)])
     found = writer.replacing_rows(REQUEST_LOGS, REQUEST_LOGS.replacement, batch)
     assert_df_equality(found, spark.createDataFrame([("later",)], "databricks_request_id string"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.io.spark_session import STATIC_CONF
+from pipelines.io.spark_session import ENGINE_CONF, STATIC_CONF, STUCK_WORKER_SECONDS
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSIC_ONLY = {"sparkContext", "SparkContext", "_jvm", "_jsc", "rdd", "persist", "unpersist", "cache", "DeltaTable"}
@@ -37,3 +37,23 @@ def test_sessions_this_project_starts_keep_a_whole_run_of_generated_code(spark):
     # compiled them all again. Static: only where the engine starts (local, the Connect server).
     for key, value in STATIC_CONF.items():
         assert spark.conf.get(key) == value
+
+
+def _stuck(batches):
+    import time
+
+    for batch in batches:
+        time.sleep(20)
+        yield batch
+
+
+def test_a_python_worker_that_stops_answering_is_killed_and_its_job_fails_instead_of_hanging(spark):
+    idle, kill = "spark.sql.execution.pyspark.udf.idleTimeoutSeconds", "spark.sql.execution.pyspark.udf.killOnIdleTimeout"
+    assert (ENGINE_CONF[idle], ENGINE_CONF[kill]) == (str(STUCK_WORKER_SECONDS), "true")
+    assert (spark.conf.get(idle), spark.conf.get(kill)) == (str(STUCK_WORKER_SECONDS), "true")
+    spark.conf.set(idle, "2")  # the same settings, with a timeout a test can wait for
+    try:
+        with pytest.raises(Exception, match="(?i)idle|crash"):
+            spark.range(1).mapInArrow(_stuck, "id long").collect()
+    finally:
+        spark.conf.set(idle, str(STUCK_WORKER_SECONDS))

@@ -15,6 +15,7 @@ from pyspark.sql.types import StructType
 
 from pipelines.errors import TableError
 from schemas.render import create_table_ddl
+from schemas.tables import Table
 
 __all__ = ["Commit", "TableError", "TableLocation", "last_commit", "merge_into", "read_table", "replace_where"]
 
@@ -364,3 +365,8 @@ def stream_table(spark: SparkSession, location: TableLocation, max_files_per_bat
 def discard(df: DataFrame) -> None:
     """Run ``df`` to the end and keep nothing (Spark's ``noop`` sink): for a dry run."""
     df.write.format("noop").mode("overwrite").save()
+
+
+def ensure_declared(spark: SparkSession, location: TableLocation, table: Table) -> None:
+    """:func:`ensure_table` for a table declared in :mod:`schemas.tables`."""
+    ensure_table(spark, location, table.schema, table.partition_by, table.cluster_by)

@@ -38,6 +38,9 @@ RUNTIME_CONF = {
     "spark.sql.session.timeZone": "UTC",
 }
 
+#: Seconds without a word from a Python worker after which it is taken for stuck and killed.
+STUCK_WORKER_SECONDS = 300
+
 #: Engine settings for the classic runtimes (local, spark-submit, job clusters): small Parquet
 #: batches for wide rows (payload rows average 10 KiB, up to 10 MiB; with 4,096-row batches a
 #: 200k-row backfill ran a 2 GB driver out of memory), and the Arrow batches the rules receive
@@ -50,6 +53,12 @@ ENGINE_CONF = {
     "spark.sql.execution.arrow.maxRecordsPerBatch": "1000",
     "spark.sql.execution.arrow.maxBytesPerBatch": str(64 << 20),
     "spark.sql.execution.arrow.useLargeVarTypes": "true",
+    # A Python worker that sends nothing for this long is stuck (a batch takes well under a
+    # second): kill it, so that its task, and the run, fails and is retried instead of hanging.
+    # Seen on pyspark 4.2.0: now and then a worker blocks writing its output while the task
+    # waits to read it, and neither ever returns (docs/operations.md).
+    "spark.sql.execution.pyspark.udf.idleTimeoutSeconds": str(STUCK_WORKER_SECONDS),
+    "spark.sql.execution.pyspark.udf.killOnIdleTimeout": "true",
 }
 
 #: Engine settings fixed when the engine starts: set where this project starts it (local

@@ -17,16 +17,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.config import Settings
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
-from pipelines.runs.lifecycle import DateRange, dates_predicate, payload_location, run_job
-from pipelines.runs.outputs import (
-    OUTPUTS,
-    AfterWrite,
-    MergeBatch,
-    OutputTables,
-    ReplaceRange,
-)
+from pipelines.runs.dates import DateRange, dates_predicate
+from pipelines.runs.job import run_job
+from pipelines.runs.outputs import OUTPUTS, OutputTables
+from pipelines.runs.payload_source import payload_location
 from pipelines.runs.passes import derive_outputs, payload_dates
 from pipelines.runs.report import RunReport
+from pipelines.runs.writers import AfterWrite, ExactlyOnceMerge, ReplaceRange
 from pipelines.transforms.normalize import date_range_filter, normalize_payload, undated_filter
 
 #: Payload dates per slice when the caller does not say.
@@ -119,7 +116,7 @@ def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, da
         slice_started = time.perf_counter()
         normalized = normalize_payload(piece.payload(payload))
         if merge:
-            writer = MergeBatch(spark, outputs, payload_dates(normalized))
+            writer = ExactlyOnceMerge(spark, outputs, payload_dates(normalized))
         else:
             writer = ReplaceRange(spark, outputs, {o.name: piece.predicate(o.range_column) for o in OUTPUTS})
         report = derive_outputs(normalized, writer, after_write)

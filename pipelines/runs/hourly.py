@@ -18,8 +18,10 @@ from pipelines.config import Settings
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
-from pipelines.runs.lifecycle import payload_location, run_job
-from pipelines.runs.outputs import AfterWrite, MergeBatch, OutputTables
+from pipelines.runs.job import run_job
+from pipelines.runs.payload_source import payload_location
+from pipelines.runs.outputs import OutputTables
+from pipelines.runs.writers import AfterWrite, ExactlyOnceMerge
 from pipelines.runs.passes import derive_outputs, look_at_batch
 from pipelines.runs.report import RunReport
 from pipelines.transforms.normalize import normalize_payload
@@ -34,7 +36,7 @@ def process_batch(batch: DataFrame, batch_id: int, outputs: OutputTables, report
     normalized = normalize_payload(batch)
     # one narrow look at the batch: its dates (the stored rows it can repeat) and its repeated ids
     dates, repeated = look_at_batch(normalized)
-    report = derive_outputs(normalized, MergeBatch(spark, outputs, dates), after_write, repeated=repeated)
+    report = derive_outputs(normalized, ExactlyOnceMerge(spark, outputs, dates), after_write, repeated=repeated)
     record = spark.createDataFrame(
         [(run_id, batch_id, dt.datetime.now(dt.timezone.utc), report.ok, json.dumps(report.as_dict(), sort_keys=True))],
         BATCH_REPORTS)

@@ -1,36 +1,27 @@
-"""The three output tables, declared once, and how a run writes them.
+"""The three derived tables (declared in :mod:`schemas.tables`) as a run writes them: which stored
+rows a batch can repeat and when a batch's row replaces a stored one; their locations from the
+config, and their checks before a run.
 
 Every run (backfill, hourly micro-batch, check) derives them with
-:func:`pipelines.runs.passes.derive_outputs` and writes each with a :class:`Writer` that says
-how (replace a range, merge a batch, or discard for a dry run) and returns the rows its Delta
-commit wrote.
+:func:`pipelines.runs.passes.derive_outputs` and writes each with a writer
+(:mod:`pipelines.runs.writers`).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional
+from typing import Callable
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql import SparkSession
+from pyspark.sql.types import AtomicType, StructType
 
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.transforms.duplicates import REQUEST_ID, preference_key_sql
-from schemas import assessment_logs as assessment_schema
-from schemas import quarantine as quarantine_schema
-from schemas import request_logs as request_schema
-
-#: Called with a table name after each write; lets tests interrupt a run between writes.
-AfterWrite = Optional[Callable[[str], None]]
-#: A pass's rows derived again, without its counts, for the payload rows a predicate selects
-#: (a writer that must write a few of them twice reads only those).
-RowsWhere = Callable[[Column], DataFrame]
-#: Up to this many stored rows that a merged batch replaces are read again by their key; more
-#: are found by a join instead.
-MAX_LISTED_REPLACEMENTS = 10_000
+from schemas import tables as declared
+from schemas.fields import LONG_TEXT
+from schemas.tables import Table
 
 
 def _sql_dates(dates: list[dt.date]) -> str:
@@ -55,41 +46,56 @@ class Replacement:
 
 @dataclass(frozen=True)
 class Output:
-    """One output table: its schema, layout, how a range is named, and how a batch is merged in:
-    the batch's rows whose identity is not stored yet are appended, and (request logs) a stored
-    row is replaced by a batch's row the duplicate rule prefers."""
-    name: str
-    schema: StructType
-    partition_by: str | None
-    cluster_by: str | None
-    #: The column a backfill's date range is replaced on (a date, or a timestamp).
-    range_column: str
+    """How a run writes one derived table (:mod:`schemas.tables` declares the table): which
+    stored rows a batch can repeat, and when a batch's row replaces a stored one. A merged
+    batch's rows whose identity is not stored yet are appended, and (request logs) a stored row
+    is replaced by a batch's row the duplicate rule prefers."""
+    table: Table
     #: SQL predicate: the stored rows a batch of the given payload dates can repeat (``side``:
     #: the table's alias and a dot, or "").
     stored_rows: Callable[[list[dt.date], str], str]
-    #: SQL expressions that identify a row (the same on a batch's rows and the stored ones).
-    identity: tuple[str, ...]
     #: When a stored row with the same identity is replaced by the batch's; None: never.
     replacement: Replacement | None = None
 
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def schema(self) -> StructType:
+        return self.table.schema
+
+    @property
+    def range_column(self) -> str:
+        return self.table.range_column
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """SQL: the identity as join keys, the same on a batch's rows and the stored ones: the
+        table's identity columns when they are short values, else one digest of them (struct
+        and map columns cannot be compared, and a quarantined row's JSON is long)."""
+        names = [expression.format(side="") for expression in self.table.identity]
+        fields = {field.name: field for field in self.table.schema.fields}
+        if all(name in fields and isinstance(fields[name].dataType, AtomicType)
+               and not fields[name].metadata.get(LONG_TEXT) for name in names):
+            return tuple(names)
+        return (_digest(*names),)
+
 
 REQUEST_LOGS = Output(
-    "request_logs", request_schema.REQUEST_LOGS, request_schema.PARTITION_COLUMN, None, "date",
+    declared.REQUEST_LOGS,
     lambda dates, side: f"{side}date IN ({_sql_dates(dates)})",
-    ("date", "databricks_request_id"),
     # a request id already there is replaced only by a row the duplicate rule prefers
     Replacement(f"{preference_key_sql('s.')} < {preference_key_sql('t.')}", REQUEST_ID),
 )
 ASSESSMENT_LOGS = Output(
-    "assessment_logs", assessment_schema.ASSESSMENT_LOGS, None, assessment_schema.CLUSTER_COLUMN, "timestamp",
+    declared.ASSESSMENT_LOGS,
     # feedback rows are quarantined unless their timestamp falls on their date
     lambda dates, side: f"CAST({side}timestamp AS DATE) IN ({_sql_dates(dates)})",
-    (_digest(*assessment_schema.ASSESSMENT_LOGS.fieldNames()),),   # an assessment is its whole content
 )
 QUARANTINE = Output(
-    "quarantine", quarantine_schema.QUARANTINE, quarantine_schema.PARTITION_COLUMN, None, "date",
+    declared.QUARANTINE,
     lambda dates, side: f"({side}date IN ({_sql_dates(dates)}) OR {side}date IS NULL)",
-    (_digest("date", "databricks_request_id", "reason", "payload_row"),),
 )
 
 OUTPUTS = (REQUEST_LOGS, ASSESSMENT_LOGS, QUARANTINE)
@@ -112,134 +118,4 @@ def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
     for output in OUTPUTS:
         if not exists[output.name]:
             delta_tables.create_table(spark, tables[output.name], output.schema,
-                                      partition_by=output.partition_by, cluster_by=output.cluster_by)
-
-
-# --- writers -------------------------------------------------------------------------------
-
-
-class Writer:
-    """How a run writes each output. ``write`` returns the rows the commit wrote, or None when
-    nothing is written (a dry run). ``rows_where``: the same rows derived again for some payload
-    rows (:data:`RowsWhere`); without it, a writer that needs some rows twice filters ``rows``."""
-
-    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int | None:
-        raise NotImplementedError
-
-    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
-        """Each output's commit against the rows its pass derived."""
-        return {}
-
-
-class Discard(Writer):
-    """Derive and count, write nothing (``check``)."""
-
-    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int | None:
-        delta_tables.discard(rows)
-        return None
-
-
-def _committed(spark: SparkSession, location: TableLocation, write: Callable[[], None]) -> delta_tables.Commit | None:
-    """Run ``write`` and return the commit it made (None when it made none: a MERGE with
-    nothing to change makes no commit)."""
-    before = delta_tables.last_commit(spark, location).version
-    write()
-    commit = delta_tables.last_commit(spark, location)
-    return commit if commit.version != before else None
-
-
-class ReplaceRange(Writer):
-    """Replace each table's rows of a date range (all rows when the range is the whole table)."""
-
-    def __init__(self, spark: SparkSession, tables: OutputTables, predicates: dict[str, str | None]):
-        self.spark, self.tables, self.predicates = spark, tables, predicates
-
-    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
-        location = self.tables[output.name]
-        commit = _committed(self.spark, location,
-                            lambda: delta_tables.replace_where(rows, location, self.predicates[output.name]))
-        return commit.rows_written if commit is not None else 0
-
-    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
-        """Each table's range now holds exactly the rows its pass derived."""
-        return {f"{name}_commit_wrote_every_row": written[name] == derived[name] for name in derived}
-
-
-class Append(NamedTuple):
-    """One table's append of a merged batch, in rows."""
-    offered: int  # the batch's rows for the table
-    new: int      # of those, the rows whose identity it did not hold yet
-    written: int  # what the append's commit wrote
-
-
-class MergeBatch(Writer):
-    """Merge a batch of the given payload dates in idempotently: merging it twice leaves the
-    tables as once. Each table gets the batch's rows whose identity (:attr:`Output.identity`) it
-    does not hold yet, by one append after an anti-join with its stored rows of those dates;
-    request logs also replace a stored row by a batch's row the duplicate rule prefers
-    (:class:`Replacement`: a MERGE of those rows only, run only when there are some). Runs hold
-    the run lease, so no other writer changes the tables between the look and the append."""
-
-    def __init__(self, spark: SparkSession, tables: OutputTables, dates: list[dt.date]):
-        self.spark, self.tables, self.dates = spark, tables, dates
-        self.appends: dict[str, Append] = {}
-
-    def _stored(self, output: Output) -> DataFrame:
-        """The table's rows that the batch's dates can repeat."""
-        return delta_tables.read_table(self.spark, self.tables[output.name]).where(output.stored_rows(self.dates, ""))
-
-    def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
-        location = self.tables[output.name]
-        identity = {f"_identity_{i}": F.expr(sql) for i, sql in enumerate(output.identity)}
-        keys = list(identity)
-        stored = self._stored(output).select(*[column.alias(key) for key, column in identity.items()])
-        offered = Observation(f"{output.name}_offered")
-        new = Observation(f"{output.name}_new")
-        # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
-        fresh = (rows.withColumns(identity).observe(offered, F.count(F.lit(1)).alias("rows"))
-                 .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
-        commit = _committed(self.spark, location, lambda: delta_tables.append(fresh, location))
-        append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
-        self.appends[output.name] = append
-        replaced = 0
-        if output.replacement is not None and append.offered > append.new:
-            replaced = self._replace(output, output.replacement, rows_where or rows.where)
-        return append.written + replaced
-
-    @staticmethod
-    def _same_identity(output: Output) -> list[str]:
-        """SQL: a batch's row (``s.``) and a stored row (``t.``) have the same identity."""
-        return [f"t.{name} = s.{name}" for name in output.identity]
-
-    def replacing_rows(self, output: Output, replacement: Replacement, batch: DataFrame) -> DataFrame:
-        """The ``replacement.key`` of each of the ``batch``'s rows that replaces a stored row:
-        its identity is stored, and ``replacement.when`` prefers it. Reads only the columns the
-        identity and the rule name. (After the batch's append, a row it appended meets itself,
-        and no row is preferred to itself.)"""
-        same = " AND ".join(self._same_identity(output))
-        return (batch.alias("s").join(self._stored(output).alias("t"), F.expr(same))
-                .where(F.expr(replacement.when)).select(F.col(f"s.{replacement.key}").alias(replacement.key)))
-
-    def _replace(self, output: Output, replacement: Replacement, rows_where: RowsWhere) -> int:
-        """MERGE the batch's rows that replace a stored row, derived again for their keys only: a
-        batch that repeats stored rows without replacing any (a range merged twice) costs one
-        narrow join, not its derivation again. Returns the rows the MERGE updated."""
-        location = self.tables[output.name]
-        replacing = self.replacing_rows(output, replacement, rows_where(F.lit(True)))
-        replacing_keys = [row[0] for row in replacing.limit(MAX_LISTED_REPLACEMENTS + 1).collect()]
-        if not replacing_keys:
-            return 0
-        if len(replacing_keys) <= MAX_LISTED_REPLACEMENTS:
-            source = rows_where(F.col(replacement.key).isin(replacing_keys))
-        else:
-            source = rows_where(F.lit(True)).join(replacing, replacement.key, "left_semi")
-        on = " AND ".join([output.stored_rows(self.dates, "t."), *self._same_identity(output)])
-        commit = _committed(self.spark, location,
-                            lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
-        return commit.metric("numTargetRowsUpdated") if commit is not None else 0
-
-    def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
-        """Each table was offered every derived row, and its append's commit wrote exactly the
-        rows it did not hold yet."""
-        return {f"{name}_append_wrote_every_new_row": self.appends[name].offered == derived[name]
-                and self.appends[name].written == self.appends[name].new for name in derived}
+                                      partition_by=output.table.partition_by, cluster_by=output.table.cluster_by)

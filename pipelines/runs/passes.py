@@ -22,7 +22,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.runs import report as counts
-from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, AfterWrite, Output, RowsWhere, Writer
+from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, Output
+from pipelines.runs.writers import AfterWrite, RowsWhere, Writer
 from pipelines.runs.parallel import in_parallel
 from pipelines.runs.report import RunReport
 from pipelines.transforms.assessment_logs import assessment_log_rows, derive_feedback
@@ -158,6 +159,7 @@ def _report(done: dict[str, tuple], writer: Writer) -> RunReport:
                 QUARANTINE.name: report.quarantined_rows}
     report.checks = {f"{name}_derived_once": derived[name] == expected[name] for name in expected}
     report.checks["shapes_declared"] = int(logs["undeclared_shapes"]) == 0
+    report.checks["reasons_declared"] = int(quarantined["undeclared_reasons"]) == 0
     # every pass read the same payload rows and collapsed the same duplicates
     report.checks["passes_read_the_same_rows"] = all(
         int(other[key]) == getattr(report, key)

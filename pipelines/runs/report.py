@@ -135,7 +135,10 @@ def quarantine_metrics() -> list[Column]:
     """The quarantine pass's counts over every distinct payload row it classified."""
     return [*_rows_read_metrics(),
             _count_where(F.col("destination") == QUARANTINE).alias("quarantined_rows"),
-            *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS)]
+            *_tally("quarantine_reasons", F.col("reason"), QUARANTINE_REASONS),
+            # a reason the catalogue lacks would drop out of the tallies: counted, it fails the run's checks
+            _count_where(F.col("reason").isNotNull() & ~F.col("reason").isin(*QUARANTINE_REASONS))
+            .alias("undeclared_reasons")]
 
 
 @built_once

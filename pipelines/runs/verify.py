@@ -11,8 +11,10 @@ from pyspark.sql import functions as F
 from pipelines.config import Settings
 from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
-from pipelines.runs.lifecycle import DateRange, payload_location, sample_frame
-from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, Discard, OutputTables
+from pipelines.runs.dates import DateRange
+from pipelines.runs.payload_source import payload_location, sample_frame
+from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, OutputTables
+from pipelines.runs.writers import Discard
 from pipelines.runs.passes import derive_outputs, find_repeated_ids, output_rows
 from pipelines.runs.report import RunReport
 from pipelines.transforms.duplicates import collapse_duplicates

@@ -3,33 +3,27 @@ the same rating arrives many times. Assessment logs stay complete; this is a vie
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-#: One rating target of one rater.
-LATEST_KEY = ["request_id", "step_id", "source_id", "position"]
+from schemas.tables import ASSESSMENT_LOGS_LATEST
 
 
 def latest_assessments(assessment_logs: DataFrame) -> DataFrame:
-    """Assessment-log rows, keeping only the latest per (request_id, step_id, source id,
-    retrieval position); text and retrieval assessments are kept apart. Ties on timestamp are
-    broken on the row's content, so the result is deterministic."""
-    keyed = assessment_logs.withColumn("source_id", F.col("source.id")).withColumn(
-        "position", F.col("retrieval_assessment.position")
-    ).withColumn("kind", F.when(F.col("retrieval_assessment").isNotNull(), "retrieval").otherwise("text"))
-    order = Window.partitionBy(*LATEST_KEY, "kind").orderBy(
+    """Assessment-log rows, keeping only the latest per rater and target (the latest-feedback
+    table's identity: request_id, step_id, source id, retrieval position; text and retrieval
+    assessments apart). Ties on timestamp are broken on the row's content, so the result is
+    deterministic."""
+    order = Window.partitionBy(*[F.expr(sql) for sql in ASSESSMENT_LOGS_LATEST.identity_sql()]).orderBy(
         F.col("timestamp").desc(), F.to_json(F.struct(*assessment_logs.columns)).desc()
     )
     return (
-        keyed.withColumn("_rank", F.row_number().over(order))
+        assessment_logs.withColumn("_rank", F.row_number().over(order))
         .where(F.col("_rank") == 1)
         .select(*assessment_logs.columns)
     )
 
 
 def _same_target(t: str, s: str) -> str:
-    return " AND ".join([
-        f"{t}.request_id <=> {s}.request_id", f"{t}.step_id <=> {s}.step_id", f"{t}.source.id <=> {s}.source.id",
-        f"{t}.retrieval_assessment.position <=> {s}.retrieval_assessment.position",
-        f"({t}.retrieval_assessment IS NULL) = ({s}.retrieval_assessment IS NULL)",
-    ])
+    return " AND ".join(f"{stored} <=> {batch}" for stored, batch in
+                        zip(ASSESSMENT_LOGS_LATEST.identity_sql(f"{t}."), ASSESSMENT_LOGS_LATEST.identity_sql(f"{s}.")))
 
 
 def _newer(s: str, t: str, columns: list[str]) -> str:
