@@ -16,6 +16,8 @@ import json
 import math
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -183,6 +185,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default="data/bench")
     parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument("--process-runs", type=int, default=3,
+                        help="runs of each whole-process measurement (a fresh process each); 0 skips them")
     parser.add_argument("--rounds", type=int, default=2,
                         help="times each throughput job runs, alternating; the ratios use each job's best run")
     return parser.parse_args(argv)
@@ -266,6 +270,8 @@ def incremental(spark: SparkSession, args: argparse.Namespace, work: Path, gener
     write_table(synthetic_payload(spark, 100 * n, args.seed + 2, generation), TableLocation(history.tables.payload))
     timed(f"hourly over the {100 * n}-row history (not measured)", lambda: run_hourly(spark, history))
     append(new_rows(), TableLocation(history.tables.payload))
+    before = work / "history_before_new_rows"   # the state a scheduled run over the new rows starts from
+    _hardlinked(big, before)
     incremental_s, _ = timed(f"hourly over {n} new rows on that history", lambda: run_hourly(spark, history))
     append_s, _ = timed(f"plain Delta append of the same {n} rows", lambda: append(
         read_table(spark, TableLocation(str(fresh / "payload"))), TableLocation(str(work / "appended"))))
@@ -274,6 +280,77 @@ def incremental(spark: SparkSession, args: argparse.Namespace, work: Path, gener
     print(f"  incremental ratio    {figures['incremental_ratio']:5.2f}   (target <= 1.2)")
     print(f"  hourly / append      {figures['hourly_per_append']:5.2f}   (target <= 4)")
     print(f"  peak driver JVM RSS  {_megabytes(jvm_peak_rss_mb(spark))}")
+    if args.process_runs:
+        figures.update(whole_processes(args, work, before, fresh))
+    return figures
+
+
+# --- whole processes: a scheduler's view --------------------------------------------------------
+
+
+def _hardlinked(source: Path, target: Path) -> None:
+    """A copy of a directory tree whose files are hard links (Delta and the stream's checkpoint
+    add files, never change one in place): a run on the copy leaves the source as it was."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, copy_function=os.link)
+
+
+def _process_seconds(command: list[str], before_each=None, runs: int = 3) -> list[float]:
+    """Wall seconds of ``command`` run ``runs`` times, each in a fresh process (``before_each``,
+    not timed, resets what the command starts from)."""
+    seconds = []
+    for _ in range(runs):
+        if before_each is not None:
+            before_each()
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       cwd=Path(__file__).resolve().parents[1])
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def _config_file(root: Path, payload: Path) -> Path:
+    settings = settings_for(root, payload)
+    path = root.parent / f"{root.name}.json"
+    path.write_text(json.dumps(settings.model_dump(mode="json", exclude_none=True)))
+    return path
+
+
+def whole_processes(args: argparse.Namespace, work: Path, before: Path, fresh: Path) -> dict[str, float]:
+    """The hourly run as a scheduler starts it, a fresh process each time (median of
+    ``--process-runs``): over N new rows on the 100 N history, over the same rows on fresh
+    tables, and with nothing new; against a plain Delta append of the N rows in its own process."""
+    n, runs = args.incremental_rows, args.process_runs
+    hourly = [sys.executable, "-m", "jobs.cli", "hourly", "--config"]
+    # the history's payload is read where it is; its outputs and state are copied for each run
+    run_root = work / "process_run"
+    history_conf = _config_file(run_root, before / "payload")
+    state_only = lambda: _hardlinked(before, run_root) or shutil.rmtree(run_root / "payload")  # noqa: E731
+    new_rows_s = _process_seconds(hourly + [str(history_conf)], state_only, runs)
+    caught_up = work / "process_caught_up"   # the same state once the new rows are in
+    _hardlinked(run_root, caught_up)
+    nothing_new_s = _process_seconds(hourly + [str(history_conf)], lambda: (
+        shutil.rmtree(run_root, ignore_errors=True), _hardlinked(caught_up, run_root)), runs)
+    fresh_root = work / "process_fresh"
+    fresh_conf = _config_file(fresh_root, fresh / "payload")
+    fresh_s = _process_seconds(hourly + [str(fresh_conf)], lambda: shutil.rmtree(fresh_root, ignore_errors=True), runs)
+    append_s = _process_seconds([sys.executable, "-m", "benchmarks.append_process", str(fresh / "payload"),
+                                 str(work / "process_appended")], None, runs)
+    median = statistics.median
+    figures = {"process_hourly_s": median(new_rows_s), "process_fresh_s": median(fresh_s),
+               "process_nothing_new_s": median(nothing_new_s), "process_append_s": median(append_s)}
+    print(f"whole processes (median of {runs}; each a fresh process, as a scheduler runs it):")
+    for label, key in ((f"hourly over {n} new rows on the {100 * n}-row history", "process_hourly_s"),
+                       (f"hourly over the same {n} rows on fresh tables", "process_fresh_s"),
+                       ("hourly with nothing new", "process_nothing_new_s"),
+                       (f"plain Delta append of the {n} rows", "process_append_s")):
+        print(f"  {label:<56} {figures[key]:8.1f} s")
+    figures["process_hourly_per_append"] = figures["process_hourly_s"] / figures["process_append_s"]
+    figures["process_hourly_per_fresh"] = figures["process_hourly_s"] / figures["process_fresh_s"]
+    figures["process_nothing_new_per_append"] = figures["process_nothing_new_s"] / figures["process_append_s"]
+    print(f"  hourly / append      {figures['process_hourly_per_append']:5.2f}   (target <= 1.5)")
+    print(f"  hourly / fresh       {figures['process_hourly_per_fresh']:5.2f}   (target <= 1.1)")
+    print(f"  nothing new / append {figures['process_nothing_new_per_append']:5.2f}   (target <= 1.0)")
     return figures
 
 

@@ -55,3 +55,27 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
 
 def baseline_feedback_rows(payload):
     return payload.where("status_code = 200").where(bench._baseline_feedback(payload)).count()
+
+
+def test_the_whole_process_figures_time_scheduled_runs_that_do_the_work(spark, connect_mode, tmp_path, capsys):
+    if connect_mode:
+        pytest.skip("the timed runs are processes of their own; once, on the classic pass, is enough")
+    # N = 5 new rows on a 500-row history; each kind of run once, each its own process
+    args = bench.parse_args(["--incremental-rows", "5", "--process-runs", "1", "--workdir", str(tmp_path)])
+    figures = bench.incremental(spark, args, tmp_path, bench.PayloadGeneration(args.generation))
+    printed = capsys.readouterr().out
+
+    for line in ("hourly over 5 new rows on the 500-row history", "hourly over the same 5 rows on fresh tables",
+                 "hourly with nothing new", "plain Delta append of the 5 rows", "hourly / append", "hourly / fresh",
+                 "nothing new / append"):
+        assert line in printed
+    assert all(figures[key] > 0 for key in ("process_hourly_s", "process_fresh_s", "process_nothing_new_s",
+                                            "process_append_s"))
+    table = lambda *path: read_table(spark, TableLocation(str(tmp_path.joinpath(*path))))
+    # the timed process merged the new rows: its tables hold what the in-process run made of them
+    for name in ("request_logs", "assessment_logs", "quarantine"):
+        assert table("process_run", name).count() == table("history", name).count() > 0
+    assert table("process_fresh", "request_logs").count() == table("fresh", "request_logs").count() > 0
+    assert table("process_appended").count() == 5
+    # the history the runs start from is left as it was (hard links, never written through)
+    assert table("history_before_new_rows", "request_logs").count() < table("history", "request_logs").count()
