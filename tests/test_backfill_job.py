@@ -80,6 +80,10 @@ def test_rerun_gives_identical_tables(spark, workspace, capsys):
     assert backfill(config, tmp / "payload") == 0
     second = {name: table_rows(spark, tmp / name) for name in ("request_logs", "assessment_logs", "quarantine")}
     assert first == second and all(first.values())
+    # a whole-table backfill replaces every row and keeps each table's declared layout
+    layout = lambda name: spark.sql(f"DESCRIBE DETAIL delta.`{tmp / name}`").first()  # noqa: E731
+    assert list(layout("assessment_logs")["clusteringColumns"]) == ["timestamp"]
+    assert list(layout("request_logs")["partitionColumns"]) == ["date"]
 
 
 def test_a_sliced_backfill_prints_progress_and_gives_the_tables_of_one_pass(spark, workspace, capsys):

@@ -222,6 +222,9 @@ def test_latest_feedback_keeps_one_row_per_rater_and_target(spark, tmp_path):
     assert read_table(spark, TableLocation(settings.tables.assessment_logs)).count() == 3
     latest = read_table(spark, TableLocation(settings.tables.assessment_logs_latest)).collect()
     assert [r["text_assessment"]["ratings"]["answer_correct"]["value"] for r in latest] == ["positive"]
+    # made from its declaration (schemas/tables.py), clustering included
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{settings.tables.assessment_logs_latest}`").first()
+    assert list(detail["clusteringColumns"]) == ["timestamp"]
 
 
 def test_latest_feedback_is_merged_from_new_ratings_only_and_equals_a_rebuild(spark, tmp_path):

@@ -223,10 +223,10 @@ def _save(writer, location: TableLocation) -> None:
 
 
 def replace_where(df: DataFrame, location: TableLocation, predicate: str | None) -> None:
-    """Atomically replace the rows matching ``predicate`` (all rows when None) with ``df``."""
-    writer = df.write.format("delta").mode("overwrite")
-    if predicate is not None:
-        writer = writer.option("replaceWhere", predicate)
+    """Atomically replace the rows matching ``predicate`` (all rows when None) with ``df``. All
+    rows are replaced by the predicate ``true``, not a plain overwrite, which would drop the
+    table's clustering."""
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate or "true")
     _save(writer, location)
 
 
