@@ -325,12 +325,15 @@ def whole_processes(args: argparse.Namespace, work: Path, before: Path, fresh: P
     # the history's payload is read where it is; its outputs and state are copied for each run
     run_root = work / "process_run"
     history_conf = _config_file(run_root, before / "payload")
-    state_only = lambda: _hardlinked(before, run_root) or shutil.rmtree(run_root / "payload")  # noqa: E731
-    new_rows_s = _process_seconds(hourly + [str(history_conf)], state_only, runs)
+
+    def state_before_new_rows() -> None:
+        _hardlinked(before, run_root)
+        shutil.rmtree(run_root / "payload")
+
+    new_rows_s = _process_seconds(hourly + [str(history_conf)], state_before_new_rows, runs)
     caught_up = work / "process_caught_up"   # the same state once the new rows are in
     _hardlinked(run_root, caught_up)
-    nothing_new_s = _process_seconds(hourly + [str(history_conf)], lambda: (
-        shutil.rmtree(run_root, ignore_errors=True), _hardlinked(caught_up, run_root)), runs)
+    nothing_new_s = _process_seconds(hourly + [str(history_conf)], lambda: _hardlinked(caught_up, run_root), runs)
     fresh_root = work / "process_fresh"
     fresh_conf = _config_file(fresh_root, fresh / "payload")
     fresh_s = _process_seconds(hourly + [str(fresh_conf)], lambda: shutil.rmtree(fresh_root, ignore_errors=True), runs)

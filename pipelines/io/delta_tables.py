@@ -367,6 +367,12 @@ def discard(df: DataFrame) -> None:
     df.write.format("noop").mode("overwrite").save()
 
 
+def create_declared(spark: SparkSession, location: TableLocation, table: Table) -> None:
+    """:func:`create_table` for a table declared in :mod:`schemas.tables`, with its layout."""
+    create_table(spark, location, table.schema, table.partition_by, table.cluster_by)
+
+
 def ensure_declared(spark: SparkSession, location: TableLocation, table: Table) -> None:
     """:func:`ensure_table` for a table declared in :mod:`schemas.tables`."""
-    ensure_table(spark, location, table.schema, table.partition_by, table.cluster_by)
+    if not check_table(spark, location, table.schema):
+        create_declared(spark, location, table)

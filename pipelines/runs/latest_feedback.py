@@ -22,7 +22,7 @@ def refresh_latest_feedback(spark: SparkSession, settings: Settings, outputs: Ou
     location = TableLocation(settings.tables.assessment_logs_latest)
     exists = delta_tables.check_table(spark, location, ASSESSMENT_LOGS_LATEST.schema)
     if not exists:  # made as declared (its clustering), then filled
-        delta_tables.ensure_declared(spark, location, ASSESSMENT_LOGS_LATEST)
+        delta_tables.create_declared(spark, location, ASSESSMENT_LOGS_LATEST)
     assessments = delta_tables.read_table(spark, outputs["assessment_logs"])
     if dates is None or not exists:
         delta_tables.replace_where(latest_assessments(assessments), location, None)

@@ -117,5 +117,4 @@ def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
     exists = {output.name: delta_tables.check_table(spark, tables[output.name], output.schema) for output in OUTPUTS}
     for output in OUTPUTS:
         if not exists[output.name]:
-            delta_tables.create_table(spark, tables[output.name], output.schema,
-                                      partition_by=output.table.partition_by, cluster_by=output.table.cluster_by)
+            delta_tables.create_declared(spark, tables[output.name], output.table)
