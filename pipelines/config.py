@@ -44,6 +44,9 @@ class TableSettings(_Strict):
     quarantine: str = Field(description="The quarantine output table.")
     run_history: Optional[str] = Field(None, description="One row per run; none = not recorded.")
     assessment_logs_latest: Optional[str] = Field(None, description="Latest rating per rater and target; none = not kept.")
+    request_details: Optional[str] = Field(None, description="Tokens, retrieved documents and tool calls per request-logs "
+                                                             "row; none = not derived.")
+    eval_set: Optional[str] = Field(None, description="Evaluation set written by the eval-set command.")
 
 
 class StateSettings(_Strict):

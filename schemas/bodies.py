@@ -184,3 +184,113 @@ def decoder_limits_text() -> str:
     """The limits in words, for the docs and the quarantine reasons."""
     return (f"nested deeper than the interpreter's recursion limit (about 1,000 levels; up to "
             f"{DECODER_LIMITS['nesting_depth']} levels is always read)")
+
+
+# --- request details: token usage, tool calls, traces ------------------------------------------
+
+
+class Usage(Body):
+    """Token usage: a chat completion's (``prompt_tokens``...), a Responses or MLflow one
+    (``input_tokens``...)."""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class ToolCall(Body):
+    id: str | None = None
+
+
+class CallingMessage(Body):
+    """A message or output item, for its tool calls (``tool_calls``, or a Responses item of type
+    ``function_call``)."""
+    id: str | None = None
+    type: str | None = None
+    call_id: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class CallingChoice(Body):
+    message: CallingMessage | None = None
+    delta: CallingMessage | None = None
+
+
+class UsageOutput(Body):
+    """The ``response`` of a Responses ``response.completed`` event."""
+    output: list[CallingMessage] | None = None
+    usage: Usage | None = None
+
+
+class UsageItem(Body):
+    """A response object or one stream chunk, for its token usage and tool calls."""
+    usage: Usage | None = None
+    choices: list[CallingChoice] | None = None
+    messages: list[CallingMessage] | None = None
+    output: list[CallingMessage] | None = None
+    type: str | None = None
+    item: CallingMessage | None = None
+    delta: Raw = None                       # a ChatAgent delta (a message) or a Responses text delta
+    response: UsageOutput | None = None
+
+
+#: A response body as the request details read it.
+USAGE_BODY = UsageItem | list[UsageItem] | str
+
+
+class Chunk(Body):
+    """A retrieved chunk of a steps trace (format 1)."""
+    doc_uri: str | None = None
+    content: str | None = None
+    score: float | None = None
+
+
+class Retrieval(Body):
+    chunks: list[Chunk] | None = None
+
+
+class Step(Body):
+    type: str | None = None
+    retrieval: Retrieval | None = None
+
+
+class Span(Body):
+    """A span of a spans trace (format 2) or an MLflow trace (3): its attributes are JSON-encoded
+    values (``mlflow.spanType``, ``mlflow.spanOutputs``, ``mlflow.chat.tokenUsage``)."""
+    attributes: dict[str, Raw] | None = None
+
+
+class TraceData(Body):
+    spans: list[Span] | None = None
+
+
+class TraceInfo(Body):
+    trace_metadata: dict[str, Raw] | None = None     # MLflow 3
+    request_metadata: dict[str, Raw] | None = None   # MLflow 2
+
+
+class TraceBody(Body):
+    """A trace of any format, for its retrieved documents and token usage."""
+    steps: list[Step] | None = None
+    spans: list[Span] | None = None
+    info: TraceInfo | None = None
+    data: TraceData | None = None
+
+
+class DocumentMetadata(Body):
+    doc_uri: str | None = None
+    score: float | None = None
+
+
+class Document(Body):
+    """A document a RETRIEVER span returned (MLflow's ``Document``)."""
+    page_content: str | None = None
+    metadata: DocumentMetadata | None = None
+    score: float | None = None
+    doc_uri: str | None = None
+
+
+#: The keys of the span attributes and trace metadata the request details read.
+SPAN_TYPE, SPAN_OUTPUTS = "mlflow.spanType", "mlflow.spanOutputs"
+SPAN_TOKEN_USAGE, TRACE_TOKEN_USAGE = "mlflow.chat.tokenUsage", "mlflow.trace.tokenUsage"

@@ -1,5 +1,5 @@
 """A tiny helper so each column is declared with its description in one line."""
-from pyspark.sql.types import ArrayType, DataType, MapType, StructField, StructType
+from pyspark.sql.types import ArrayType, BooleanType, DataType, MapType, StructField, StructType
 
 #: Column metadata key: the column holds long free text (bodies, traces, whole rows as JSON).
 LONG_TEXT = "long_text"
@@ -15,6 +15,6 @@ def column(name: str, data_type: DataType, comment: str, nullable: bool = True, 
 def stats_columns(schema: StructType, partition_by: str | None = None) -> list[str]:
     """The columns Delta keeps file statistics on (``delta.dataSkippingStatsColumns``): all but the
     long-text ones (min/max of a 10 KiB body skip nothing and cost every write), the partition
-    column (which needs none) and maps and arrays (which Delta keeps none on)."""
+    column (which needs none) and maps, arrays and booleans (which Delta keeps none on)."""
     return [f.name for f in schema.fields if not f.metadata.get(LONG_TEXT) and f.name != partition_by
-            and not isinstance(f.dataType, (MapType, ArrayType))]
+            and not isinstance(f.dataType, (MapType, ArrayType, BooleanType))]

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pyspark.sql.types import StructType
 
 from schemas.assessment_logs import ASSESSMENT_LOGS as ASSESSMENT_LOGS_SCHEMA
+from schemas.eval_set import EVAL_SET as EVAL_SET_SCHEMA
 from schemas.quarantine import QUARANTINE as QUARANTINE_SCHEMA
+from schemas.request_details import REQUEST_DETAILS as REQUEST_DETAILS_SCHEMA
 from schemas.request_logs import REQUEST_LOGS as REQUEST_LOGS_SCHEMA
 from schemas.run_history import RUN_HISTORY as RUN_HISTORY_SCHEMA
 
@@ -61,11 +63,19 @@ ASSESSMENT_LOGS_LATEST = Table(
               "({side}retrieval_assessment IS NULL)"),
     cluster_by="timestamp", optional=True,
 )
+REQUEST_DETAILS = Table(
+    "request_details", "{model}_payload_request_details", REQUEST_DETAILS_SCHEMA,
+    identity=("{side}date", "{side}databricks_request_id"), partition_by="date", range_column="date", optional=True,
+)
+EVAL_SET = Table(
+    "eval_set", "{model}_payload_eval_set", EVAL_SET_SCHEMA,
+    identity=("{side}date", "{side}request_id"), partition_by="date", range_column="date", optional=True,
+)
 RUN_HISTORY = Table(
     "run_history", "{model}_payload_run_history", RUN_HISTORY_SCHEMA, identity=("{side}run_id",), optional=True,
 )
 
-#: The tables every run derives from the payload, one pass each.
+#: The tables every run derives from the payload, one pass each (one per destination of a row).
 DERIVED = (REQUEST_LOGS, ASSESSMENT_LOGS, QUARANTINE)
 #: Every table a job may write.
-TABLES = (*DERIVED, ASSESSMENT_LOGS_LATEST, RUN_HISTORY)
+TABLES = (*DERIVED, REQUEST_DETAILS, ASSESSMENT_LOGS_LATEST, EVAL_SET, RUN_HISTORY)

@@ -19,7 +19,7 @@ from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
 from pipelines.runs.dates import DateRange, dates_predicate
 from pipelines.runs.job import run_job
-from pipelines.runs.outputs import OUTPUTS, OutputTables
+from pipelines.runs.outputs import OutputTables
 from pipelines.runs.payload_source import payload_location
 from pipelines.runs.passes import derive_outputs, payload_dates
 from pipelines.runs.report import RunReport
@@ -118,8 +118,8 @@ def _backfill(spark: SparkSession, settings: Settings, outputs: OutputTables, da
         if merge:
             writer = ExactlyOnceMerge(spark, outputs, payload_dates(normalized))
         else:
-            writer = ReplaceRange(spark, outputs, {o.name: piece.predicate(o.range_column) for o in OUTPUTS})
-        report = derive_outputs(normalized, writer, after_write)
+            writer = ReplaceRange(spark, outputs, {o.name: piece.predicate(o.range_column) for o in outputs.outputs})
+        report = derive_outputs(normalized, writer, after_write, with_details=outputs.with_details)
         total.add(report)
         if not report.balanced:
             total.checks[f"slice_{index}_balanced"] = False

@@ -36,7 +36,8 @@ def process_batch(batch: DataFrame, batch_id: int, outputs: OutputTables, report
     normalized = normalize_payload(batch)
     # one narrow look at the batch: its dates (the stored rows it can repeat) and its repeated ids
     dates, repeated = look_at_batch(normalized)
-    report = derive_outputs(normalized, ExactlyOnceMerge(spark, outputs, dates), after_write, repeated=repeated)
+    report = derive_outputs(normalized, ExactlyOnceMerge(spark, outputs, dates), after_write, repeated=repeated,
+                            with_details=outputs.with_details)
     record = spark.createDataFrame(
         [(run_id, batch_id, dt.datetime.now(dt.timezone.utc), report.ok, json.dumps(report.as_dict(), sort_keys=True))],
         BATCH_REPORTS)

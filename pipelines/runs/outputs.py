@@ -97,24 +97,47 @@ QUARANTINE = Output(
     declared.QUARANTINE,
     lambda dates, side: f"({side}date IN ({_sql_dates(dates)}) OR {side}date IS NULL)",
 )
+REQUEST_DETAILS = Output(
+    declared.REQUEST_DETAILS,
+    lambda dates, side: f"{side}date IN ({_sql_dates(dates)})",
+    # as the request logs, on the columns of the rule this table keeps (time, then status)
+    Replacement(f"{preference_key_sql('s.', by_request=False)} < {preference_key_sql('t.', by_request=False)}",
+                REQUEST_ID),
+)
 
+#: The outputs every run writes, and the optional ones written when configured.
 OUTPUTS = (REQUEST_LOGS, ASSESSMENT_LOGS, QUARANTINE)
+OPTIONAL_OUTPUTS = (REQUEST_DETAILS,)
 
 
 class OutputTables(dict):
-    """Output name -> TableLocation, from the config."""
+    """Output name -> TableLocation, from the config: the three outputs, and the optional ones
+    that are configured."""
 
     @classmethod
     def from_settings(cls, settings) -> "OutputTables":
         tables = cls({output.name: TableLocation(getattr(settings.tables, output.name)) for output in OUTPUTS})
-        if len(set(tables.values())) < len(OUTPUTS):
-            raise ConfigError("tables.request_logs, tables.assessment_logs and tables.quarantine must be different tables")
+        tables.update({output.name: TableLocation(getattr(settings.tables, output.name))
+                       for output in OPTIONAL_OUTPUTS if getattr(settings.tables, output.name)})
+        if len(set(tables.values())) < len(tables):
+            raise ConfigError(f"tables.{', tables.'.join(tables)} must be different tables")
         return tables
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """The outputs a run writes: the three, then the configured optional ones."""
+        return tuple(output for output in (*OUTPUTS, *OPTIONAL_OUTPUTS) if output.name in self)
+
+    @property
+    def with_details(self) -> bool:
+        """Whether runs derive the request details too."""
+        return REQUEST_DETAILS.name in self
 
 
 def ensure_output_tables(spark: SparkSession, tables: OutputTables) -> None:
-    """Check all three tables before creating any, so a refused run leaves nothing behind."""
-    exists = {output.name: delta_tables.check_table(spark, tables[output.name], output.schema) for output in OUTPUTS}
-    for output in OUTPUTS:
+    """Check every output table before creating any, so a refused run leaves nothing behind."""
+    outputs = tables.outputs
+    exists = {output.name: delta_tables.check_table(spark, tables[output.name], output.schema) for output in outputs}
+    for output in outputs:
         if not exists[output.name]:
             delta_tables.create_declared(spark, tables[output.name], output.table)

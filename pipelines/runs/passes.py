@@ -22,13 +22,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.runs import report as counts
-from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_LOGS, Output
+from pipelines.runs.outputs import ASSESSMENT_LOGS, QUARANTINE, REQUEST_DETAILS, REQUEST_LOGS, Output
 from pipelines.runs.writers import AfterWrite, RowsWhere, Writer
 from pipelines.runs.parallel import in_parallel
 from pipelines.runs.report import RunReport
 from pipelines.transforms.assessment_logs import assessment_log_rows, derive_feedback
 from pipelines.transforms.duplicates import REQUEST_ID, KeptRows, collapse_duplicates, kept_rows, repeated_ids
 from pipelines.transforms.quarantine import derive_quarantine, quarantine_rows
+from pipelines.transforms.request_details import derive_request_details, request_detail_rows
 from pipelines.transforms.request_logs import derive_request_logs, request_log_rows
 
 #: Up to this many repeated request ids are collected once per run; beyond it each pass finds
@@ -97,6 +98,20 @@ def request_logs_pass(normalized: DataFrame, repeated, writer: Writer, after_wri
     return written, read_counts.get, log_counts.get
 
 
+def request_details_pass(normalized: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
+    """The request-details rows (optional): the request-logs pass's rows, read for their token
+    usage, retrieved documents and tool calls."""
+    collapsed = collapse_duplicates(normalized, repeated, by_response=True)
+    rows, derived = counts.observed(request_detail_rows(derive_request_details(collapsed)), "request_details",
+                                    counts.output_metrics())
+
+    def rows_where(predicate: Column) -> DataFrame:
+        return request_detail_rows(derive_request_details(collapsed.where(predicate)))
+
+    written = _write(writer, REQUEST_DETAILS, rows, after_write, rows_where)
+    return written, derived.get
+
+
 def quarantine_pass(narrow: DataFrame, repeated, writer: Writer, after_write: AfterWrite = None):
     """The quarantined rows, classified from the narrow columns and the request body."""
     classified, settled_counts = counts.observed(derive_quarantine(collapse_duplicates(narrow, repeated)),
@@ -117,19 +132,24 @@ def assessment_logs_pass(narrow: DataFrame, repeated, writer: Writer, after_writ
     return written, {**read_counts.get, **feedback_counts.get}, derived.get
 
 
-def output_rows(distinct: DataFrame) -> dict[str, DataFrame]:
+def output_rows(distinct: DataFrame, with_details: bool = False) -> dict[str, DataFrame]:
     """Each output table's rows of distinct payload rows (normalized, one per request id),
     without the counts: what the passes write, for ``verify`` and the tests."""
-    return {REQUEST_LOGS.name: request_log_rows(derive_request_logs(distinct)).select(*REQUEST_LOGS.schema.fieldNames()),
+    rows = {REQUEST_LOGS.name: request_log_rows(derive_request_logs(distinct)).select(*REQUEST_LOGS.schema.fieldNames()),
             ASSESSMENT_LOGS.name: assessment_log_rows(derive_feedback(distinct)),
             QUARANTINE.name: quarantine_rows(derive_quarantine(distinct))}
+    if with_details:
+        rows[REQUEST_DETAILS.name] = request_detail_rows(derive_request_details(distinct))
+    return rows
 
 
 def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrite = None,
-                   repeated: "KeptRows | list[str] | DataFrame | None" = None) -> RunReport:
+                   repeated: "KeptRows | list[str] | DataFrame | None" = None,
+                   with_details: bool = False) -> RunReport:
     """Derive and write the three outputs of a normalized payload frame, one pass each, at once,
     and return the run's counts and checks. ``repeated``: the repeated request ids
-    (:func:`find_repeated_ids`), found here when not given."""
+    (:func:`find_repeated_ids`), found here when not given. ``with_details``: derive and write
+    the request details too (a fourth pass, which reads the response bodies again)."""
     if repeated is None:
         repeated = find_repeated_ids(normalized)
     narrow = normalized.drop(RESPONSE)
@@ -138,6 +158,8 @@ def derive_outputs(normalized: DataFrame, writer: Writer, after_write: AfterWrit
         ASSESSMENT_LOGS.name: lambda: assessment_logs_pass(narrow, repeated, writer, after_write),
         QUARANTINE.name: lambda: quarantine_pass(narrow, repeated, writer, after_write),
     }
+    if with_details:
+        tasks[REQUEST_DETAILS.name] = lambda: request_details_pass(normalized, repeated, writer, after_write)
     done = in_parallel(normalized.sparkSession, tasks)
     return _report(done, writer)
 
@@ -157,6 +179,10 @@ def _report(done: dict[str, tuple], writer: Writer) -> RunReport:
                ASSESSMENT_LOGS.name: int(assessment_derived["derived"])}
     expected = {REQUEST_LOGS.name: report.request_logs_rows, ASSESSMENT_LOGS.name: report.assessment_rows,
                 QUARANTINE.name: report.quarantined_rows}
+    if REQUEST_DETAILS.name in done:  # one details row per request-logs row
+        details_written, details_derived = done[REQUEST_DETAILS.name]
+        derived[REQUEST_DETAILS.name] = int(details_derived["derived"])
+        expected[REQUEST_DETAILS.name] = report.request_logs_rows
     report.checks = {f"{name}_derived_once": derived[name] == expected[name] for name in expected}
     report.checks["shapes_declared"] = int(logs["undeclared_shapes"]) == 0
     report.checks["reasons_declared"] = int(quarantined["undeclared_reasons"]) == 0
@@ -166,6 +192,8 @@ def _report(done: dict[str, tuple], writer: Writer) -> RunReport:
         for other in (quarantined, feedback) for key in ("rows_read", "duplicates_collapsed"))
     written = {REQUEST_LOGS.name: log_written, QUARANTINE.name: quarantine_written,
                ASSESSMENT_LOGS.name: assessment_written}
+    if REQUEST_DETAILS.name in done:
+        written[REQUEST_DETAILS.name] = details_written
     if all(count is not None for count in written.values()):
         report.rows_written = {name: int(count) for name, count in written.items()}
         report.checks.update(writer.checks(derived, report.rows_written))

@@ -13,7 +13,7 @@ from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.dates import DateRange
 from pipelines.runs.payload_source import payload_location, sample_frame
-from pipelines.runs.outputs import OUTPUTS, REQUEST_LOGS, OutputTables
+from pipelines.runs.outputs import REQUEST_DETAILS, REQUEST_LOGS, OutputTables
 from pipelines.runs.writers import Discard
 from pipelines.runs.passes import derive_outputs, find_repeated_ids, output_rows
 from pipelines.runs.report import RunReport
@@ -25,7 +25,8 @@ EXAMPLES = 5
 
 #: The columns that identify a row of each table (request logs: one row per request id and date;
 #: assessment and quarantine rows: their whole content).
-ROW_KEYS = {REQUEST_LOGS.name: ["date", "databricks_request_id"]}
+ROW_KEYS = {REQUEST_LOGS.name: ["date", "databricks_request_id"],
+            REQUEST_DETAILS.name: ["date", "databricks_request_id"]}
 
 
 def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> RunReport:
@@ -36,7 +37,8 @@ def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> 
         payload, _ = delta_tables.read_snapshot(spark, payload_location(spark, settings))
     else:
         payload = sample_frame(spark, sample)
-    return derive_outputs(normalize_payload(dates.of(payload)), Discard())
+    return derive_outputs(normalize_payload(dates.of(payload)), Discard(),
+                          with_details=settings.tables.request_details is not None)
 
 
 @dataclass
@@ -107,16 +109,17 @@ def _compare(expected: DataFrame, found: DataFrame, key: list[str] | None) -> Ta
 
 def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> VerifyReport:
     """Derive the outputs of a payload range again and compare them, row by row, with what the
-    three tables hold in that range: every row missing, extra, duplicated, or (request logs)
+    output tables hold in that range: every row missing, extra, duplicated, or (request logs)
     changed. Run it after an incident, a manual edit, or an upgrade; it reads everything."""
     source = payload_location(spark, settings)
     tables = OutputTables.from_settings(settings)
     snapshot, version = delta_tables.read_snapshot(spark, source)
     normalized = normalize_payload(dates.of(snapshot))
     # the request-logs pass's choice of a repeated id's row, which the other passes' agrees with
-    derived = output_rows(collapse_duplicates(normalized, find_repeated_ids(normalized), by_response=True))
+    derived = output_rows(collapse_duplicates(normalized, find_repeated_ids(normalized), by_response=True),
+                          with_details=tables.with_details)
     findings = {}
-    for output in OUTPUTS:
+    for output in tables.outputs:
         found = delta_tables.read_table(spark, tables[output.name])
         predicate = dates.predicate(output.range_column)
         if predicate is not None:

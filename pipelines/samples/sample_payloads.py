@@ -36,6 +36,25 @@ def trace_v1(query: str, answer: str) -> dict:
     }
 
 
+#: The documents the sample's retrievers return (MLflow's Document: page_content, metadata).
+RETRIEVED = [{"page_content": "Delta Lake is a storage layer.", "metadata": {"doc_uri": "dbfs:/docs/a.md", "score": 0.92},
+              "id": "c1"},
+             {"page_content": "Unity Catalog governs data and AI.", "metadata": {"doc_uri": "dbfs:/docs/b.md", "score": 0.71},
+              "id": "c2"}]
+
+
+def _retriever_attributes(query: str) -> dict:
+    """A RETRIEVER span's attributes as MLflow logs them: JSON-encoded values."""
+    return {"mlflow.spanType": json.dumps("RETRIEVER"), "mlflow.spanInputs": json.dumps({"query": query}),
+            "mlflow.spanOutputs": json.dumps(RETRIEVED)}
+
+
+def _llm_attributes(prompt_tokens: int, completion_tokens: int) -> dict:
+    """A CHAT_MODEL span's attributes with its token usage."""
+    return {"mlflow.spanType": json.dumps("CHAT_MODEL"), "mlflow.chat.tokenUsage": json.dumps(
+        {"input_tokens": prompt_tokens, "output_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens})}
+
+
 def trace_v2(query: str, answer: str, version: Any = 2) -> dict:
     return {
         "app_version_id": "v2", "start_timestamp": "2024-06-01T10:00:00Z", "end_timestamp": "2024-06-01T10:00:01Z",
@@ -45,6 +64,12 @@ def trace_v2(query: str, answer: str, version: Any = 2) -> dict:
              "start_time": 1717236000000000000, "end_time": 1717236001000000000, "status_code": "OK",
              "status_message": "", "attributes": {"mlflow.spanInputs": json.dumps({"query": query}),
                                                   "mlflow.spanOutputs": json.dumps(answer)}, "events": []},
+            {"name": "retrieve", "context": {"span_id": "0x3", "trace_id": "0xabc"}, "parent_id": "0x1",
+             "start_time": 1717236000100000000, "end_time": 1717236000200000000, "status_code": "OK",
+             "status_message": "", "attributes": _retriever_attributes(query), "events": []},
+            {"name": "generate", "context": {"span_id": "0x4", "trace_id": "0xabc"}, "parent_id": "0x1",
+             "start_time": 1717236000200000000, "end_time": 1717236000900000000, "status_code": "OK",
+             "status_message": "", "attributes": _llm_attributes(300, 45), "events": []},
         ],
     }
 
@@ -55,7 +80,13 @@ def trace_mlflow2(query: str, answer: str) -> dict:
                  "status": "OK", "request_metadata": {"mlflow.traceInputs": query[:100]}, "tags": {}},
         "data": {"spans": [{"name": "agent", "context": {"span_id": "0x2", "trace_id": "0xdef"}, "parent_id": None,
                             "start_time": 1717236000000000000, "end_time": 1717236000850000000,
-                            "status_code": "OK", "attributes": {}, "events": []}]},
+                            "status_code": "OK", "attributes": {}, "events": []},
+                           {"name": "retrieve", "context": {"span_id": "0x5", "trace_id": "0xdef"}, "parent_id": "0x2",
+                            "start_time": 1717236000100000000, "end_time": 1717236000200000000,
+                            "status_code": "OK", "attributes": _retriever_attributes(query), "events": []},
+                           {"name": "generate", "context": {"span_id": "0x6", "trace_id": "0xdef"}, "parent_id": "0x2",
+                            "start_time": 1717236000200000000, "end_time": 1717236000800000000,
+                            "status_code": "OK", "attributes": _llm_attributes(250, 30), "events": []}]},
     }
 
 
@@ -77,6 +108,10 @@ def trace_mlflow3(query: str, answer: str, error: str | None = None) -> dict:
              "start_time_unix_nano": 1740823200000000000, "end_time_unix_nano": 1740823201200000000,
              "status": {"code": "STATUS_CODE_OK", "message": ""},
              "attributes": {"mlflow.spanType": "\"AGENT\""}, "events": events},
+            {"trace_id": "AAAA", "span_id": "CCCC", "parent_span_id": "BBBB", "name": "retrieve",
+             "start_time_unix_nano": 1740823200100000000, "end_time_unix_nano": 1740823200300000000,
+             "status": {"code": "STATUS_CODE_OK", "message": ""}, "attributes": _retriever_attributes(query),
+             "events": []},
         ]},
     }
 
@@ -158,6 +193,9 @@ def chat_stream(answer: str, trace: dict | None = None) -> list:
     chunks: list = [{"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}}]}
                     for p in pieces]
     chunks.append({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    # the usage chunk a client asking for it gets (stream_options.include_usage)
+    chunks.append({"object": "chat.completion.chunk", "choices": [],
+                   "usage": {"prompt_tokens": 95, "completion_tokens": len(words), "total_tokens": 95 + len(words)}})
     if trace is not None:
         chunks[-1]["databricks_output"] = {"trace": trace}
     return chunks
@@ -179,7 +217,8 @@ def responses_stream(answer: str, trace: dict | None = None, completed: bool = T
         events.append({"type": "response.output_item.done", "item": {
             "type": "message", "id": "msg_1", "role": "assistant", "content": [{"type": "output_text", "text": answer}]}})
     if trace is not None:
-        events.append({"type": "response.completed", "databricks_output": {"trace": trace}})
+        events.append({"type": "response.completed", "response": {"id": "resp_1", "status": "completed", "usage": {
+            "input_tokens": 410, "output_tokens": 52, "total_tokens": 462}}, "databricks_output": {"trace": trace}})
     return events
 
 

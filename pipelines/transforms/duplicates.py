@@ -19,15 +19,17 @@ REQUEST_ID = "databricks_request_id"
 COLLAPSED = "duplicates_collapsed"
 
 
-def preference_key_sql(side: str = "") -> str:
+def preference_key_sql(side: str = "", by_request: bool = True) -> str:
     """The leading part of the order that picks the kept row, as SQL, so that a MERGE can
     compare a new request-logs row (``side`` ``"s."``) with a stored one (``"t."``): a row
     with a request time first, then the latest, then by status and request body. It reads only
-    columns that the request-logs table keeps."""
+    columns that the request-logs table keeps (without ``by_request``: only its time and status,
+    which the request-details table keeps)."""
+    request = (f", 'no_request', {side}request_raw IS NULL, 'request', coalesce({side}request_raw, '')"
+               if by_request else "")
     return (
         f"named_struct('no_time', {side}timestamp_ms IS NULL, 'latest', 0 - coalesce({side}timestamp_ms, 0), "
-        f"'no_status', {side}status_code IS NULL, 'status', coalesce({side}status_code, 0), "
-        f"'no_request', {side}request_raw IS NULL, 'request', coalesce({side}request_raw, ''))"
+        f"'no_status', {side}status_code IS NULL, 'status', coalesce({side}status_code, 0){request})"
     )
 
 

@@ -19,6 +19,7 @@ from pyspark.sql.types import (
     BooleanType,
     DataType,
     IntegerType,
+    LongType,
     StringType,
     StructField,
     StructType,
@@ -26,12 +27,14 @@ from pyspark.sql.types import (
 
 from pipelines.rules.classify import Classification, PayloadRow, classify
 from pipelines.rules.decode import Read, read
+from pipelines.rules.details import read_trace_body, response_tokens, retrieved_documents, tool_call_count, trace_tokens
 from pipelines.rules.feedback import assessment_rows, feedback_records
 from pipelines.rules.request import user_query
 from pipelines.rules.response import response_fields
 from schemas.assessment_logs import ASSESSMENT_LOGS
-from schemas.bodies import RESPONSE_BODY, RequestBody
+from schemas.bodies import RESPONSE_BODY, USAGE_BODY, RequestBody
 from schemas.reasons import reason_detail
+from schemas.request_details import RETRIEVED_DOCUMENT
 
 _DAY_MICROS = 86_400_000_000
 
@@ -55,6 +58,17 @@ REQUEST_LOG_FIELDS = [
     StructField("_trace_start", IntegerType()),
     StructField("_trace_length", IntegerType()),
     StructField("_trace_text", StringType()),
+]
+
+#: Columns the request-details pass adds.
+DETAIL_FIELDS = [
+    *CLASSIFIED,
+    StructField("prompt_tokens", LongType()),
+    StructField("completion_tokens", LongType()),
+    StructField("total_tokens", LongType()),
+    StructField("token_usage_source", StringType()),
+    StructField("retrieved_documents", ArrayType(RETRIEVED_DOCUMENT)),
+    StructField("tool_calls", IntegerType()),
 ]
 
 #: One assessment as carried per feedback row, before the row's timestamp is added.
@@ -195,8 +209,40 @@ def _quarantine_columns(batch: pa.RecordBatch) -> dict[str, list]:
     return columns
 
 
-#: mapInArrow functions of the three passes.
+def _trace_text(trace) -> bytes | memoryview | None:
+    """The JSON text of a response's trace (as logged, or a JSON-encoded string's content)."""
+    if trace.decoded is not None:
+        return trace.decoded.encode("utf-8", errors="replace")
+    return None if trace.logged is None else memoryview(trace.logged)
+
+
+def _detail_columns(batch: pa.RecordBatch) -> dict[str, list]:
+    _, found, columns = _classified(batch)
+    names = ("prompt_tokens", "completion_tokens", "total_tokens", "token_usage_source", "retrieved_documents",
+             "tool_calls")
+    derived = {name: [] for name in names}
+    for classification, body in zip(found, body_views(batch.column("response_raw"))):
+        if classification.destination != "request_logs":
+            for values in derived.values():
+                values.append(None)
+            continue
+        _, trace = response_fields(read(body, RESPONSE_BODY))
+        trace_body = read_trace_body(_trace_text(trace))
+        response = read(body, USAGE_BODY)
+        tokens = response_tokens(response) or trace_tokens(trace_body)
+        documents = retrieved_documents(trace_body)
+        for name, item in (("prompt_tokens", tokens and tokens.prompt), ("completion_tokens", tokens and tokens.completion),
+                           ("total_tokens", tokens and tokens.total), ("token_usage_source", tokens and tokens.source),
+                           ("retrieved_documents", None if documents is None else
+                            [{"doc_uri": d.doc_uri, "content": d.content, "score": d.score} for d in documents]),
+                           ("tool_calls", tool_call_count(response))):
+            derived[name].append(item)
+    return {**columns, **derived}
+
+
+#: mapInArrow functions of the passes.
 request_log_batches = _per_batch(_request_log_columns, REQUEST_LOG_FIELDS)
+request_detail_batches = _per_batch(_detail_columns, DETAIL_FIELDS)
 assessment_batches = _per_batch(_assessment_columns, ASSESSMENT_FIELDS)
 quarantine_batches = _per_batch(_quarantine_columns, QUARANTINE_FIELDS)
 
