@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_date_arguments(verify)
     verify.add_argument("--json", action="store_true", help="print the findings as JSON")
 
+    eval_set = commands.add_parser(
+        "eval-set", help="write the evaluation set (tables.eval_set) of the rated requests of a range of request "
+                         "dates (or all), in MLflow's evaluation-dataset record shape")
+    _add_config_arguments(eval_set)
+    _add_date_arguments(eval_set)
+    eval_set.add_argument("--json", action="store_true", help="print the report as JSON")
+
     ddl = commands.add_parser("ddl", help="print CREATE TABLE statements for the configured tables")
     _add_config_arguments(ddl)
 
@@ -171,6 +178,22 @@ def _hourly(args: argparse.Namespace) -> int:
     return 0 if report.ok else 3
 
 
+def _eval_set(args: argparse.Namespace) -> int:
+    from pipelines.runs.dates import DateRange
+    from pipelines.runs.eval_set import export_eval_set
+
+    settings = settings_from(args)
+    report = export_eval_set(spark_for(settings), settings, DateRange(args.start_date, args.end_date))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(f"evaluation set          {report.table} ({report.dates})")
+        print(f"rated requests          {report.rows}: {report.with_expected_response} with an expected response, "
+              f"{report.with_expected_context} with expected retrieved context")
+        print(f"rows committed          {report.rows_written}" + ("" if report.ok else " (NOT every row)"))
+    return 0 if report.ok else 3
+
+
 def _fetch_jars(args: argparse.Namespace) -> int:
     from pipelines.io.spark_session import fetch_delta_jars
 
@@ -192,8 +215,8 @@ def _ddl(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"backfill": _backfill, "hourly": _hourly, "check": _check, "verify": _verify, "ddl": _ddl,
-            "fetch-jars": _fetch_jars}
+COMMANDS = {"backfill": _backfill, "hourly": _hourly, "check": _check, "verify": _verify, "eval-set": _eval_set,
+            "ddl": _ddl, "fetch-jars": _fetch_jars}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

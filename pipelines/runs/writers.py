@@ -44,7 +44,7 @@ class Discard(Writer):
         return None
 
 
-def _committed(spark: SparkSession, location: TableLocation, write: Callable[[], None]) -> delta_tables.Commit | None:
+def committed(spark: SparkSession, location: TableLocation, write: Callable[[], None]) -> delta_tables.Commit | None:
     """Run ``write`` and return the commit it made (None when it made none: a MERGE with
     nothing to change makes no commit)."""
     before = delta_tables.last_commit(spark, location).version
@@ -61,7 +61,7 @@ class ReplaceRange(Writer):
 
     def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
         location = self.tables[output.name]
-        commit = _committed(self.spark, location,
+        commit = committed(self.spark, location,
                             lambda: delta_tables.replace_where(rows, location, self.predicates[output.name]))
         return commit.rows_written if commit is not None else 0
 
@@ -103,7 +103,7 @@ class ExactlyOnceMerge(Writer):
         # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
         fresh = (rows.withColumns(identity).observe(offered, F.count(F.lit(1)).alias("rows"))
                  .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
-        commit = _committed(self.spark, location, lambda: delta_tables.append(fresh, location))
+        commit = committed(self.spark, location, lambda: delta_tables.append(fresh, location))
         append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
         self.appends[output.name] = append
         replaced = 0
@@ -139,7 +139,7 @@ class ExactlyOnceMerge(Writer):
         else:
             source = rows_where(F.lit(True)).join(replacing, replacement.key, "left_semi")
         on = " AND ".join([output.stored_rows(self.dates, "t."), *self._same_identity(output)])
-        commit = _committed(self.spark, location,
+        commit = committed(self.spark, location,
                             lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
         return commit.metric("numTargetRowsUpdated") if commit is not None else 0
 
