@@ -7,7 +7,7 @@ from pyspark.sql.types import StructType
 
 from schemas.fields import LONG_TEXT, stats_columns
 from schemas.reasons import QUARANTINE_REASONS
-from schemas.tables import DERIVED
+from schemas.tables import DERIVED, EVAL_SET, REQUEST_DETAILS
 
 
 def ddl_columns(schema: StructType) -> str:
@@ -44,7 +44,7 @@ def reasons_table() -> str:
 
 def schema_docs() -> str:
     parts = []
-    for table in DERIVED:
+    for table in (*DERIVED, REQUEST_DETAILS, EVAL_SET):   # the tables derived from the payload
         parts += [f"#### `{table.title}`", "", markdown_table(table.schema), ""]
     parts += ["#### Quarantine reasons", "", reasons_table()]
     return "\n".join(parts)

@@ -43,7 +43,7 @@ def test_the_schema_check_refuses_what_the_cli_refuses():
 
 def test_one_job_per_job_file_and_every_job_file_included():
     assert all(len(yaml.safe_load(path.read_text())["resources"]["jobs"]) == 1 for path in JOB_FILES)
-    assert BUNDLE["include"] == ["jobs/*.job.yml"]
+    assert "jobs/*.job.yml" in BUNDLE["include"]
 
 
 def test_a_production_target_sets_its_root_path():

@@ -113,7 +113,7 @@ def test_dev_and_prod_targets_write_different_tables_and_read_the_same_payload()
     from jobs.cli import build_parser, settings_from
 
     bundle = yaml.safe_load(open("databricks.yml"))
-    defaults = {name: spec.get("default") for name, spec in bundle["variables"].items()}
+    defaults = {name: spec["default"] for name, spec in bundle["variables"].items() if "default" in spec}
     written = {}
     for target in ("dev", "prod"):
         variables = {**defaults, **bundle["targets"][target]["variables"]}
@@ -124,7 +124,8 @@ def test_dev_and_prod_targets_write_different_tables_and_read_the_same_payload()
             tables = settings.tables
             written.setdefault(target, set()).update(
                 {tables.request_logs, tables.assessment_logs, tables.quarantine, tables.run_history,
-                 tables.assessment_logs_latest, settings.state.checkpoint, settings.state.lock,
+                 tables.assessment_logs_latest, tables.request_details, tables.eval_set,
+                 settings.state.checkpoint, settings.state.lock,
                  settings.state.batch_reports})
             assert tables.payload == "main.agents.docs_agent_payload"
     assert written["dev"] and not written["dev"] & written["prod"]
