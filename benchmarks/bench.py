@@ -167,11 +167,15 @@ def timed(label: str, action):
     return seconds, result
 
 
-def settings_for(root: Path, payload: Path) -> Settings:
+def settings_for(root: Path, payload: Path, details: bool = False) -> Settings:
+    """The benchmark's config: the three outputs under ``root`` (and the request details)."""
+    tables = {"payload": str(payload), "request_logs": str(root / "request_logs"),
+              "assessment_logs": str(root / "assessment_logs"), "quarantine": str(root / "quarantine")}
+    if details:
+        tables["request_details"] = str(root / "request_details")
     return Settings.model_validate({
         "environment": "bench",
-        "tables": {"payload": str(payload), "request_logs": str(root / "request_logs"),
-                   "assessment_logs": str(root / "assessment_logs"), "quarantine": str(root / "quarantine")},
+        "tables": tables,
         "state": {"checkpoint": str(root / "checkpoint"), "lock": str(root / "run_leases"),
                   "batch_reports": str(root / "batch_reports")},
     })
@@ -223,6 +227,9 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
         "floor": ("4. floor: the request-logs table copied", lambda: write_table(
             read_table(spark, TableLocation(str(work / "pipeline" / "request_logs"))),
             TableLocation(str(work / "floor")))),
+        # the optional fourth output: what setting tables.request_details costs a backfill
+        "details": ("5. pipeline with the request details (four outputs)", lambda: run_backfill(
+            spark, settings_for(work / "details", work / "payload", details=True), DateRange())),
     }
     # Each job runs `rounds` times, the four alternating: the first round of each pays what a
     # fresh process pays for its code (JIT), the later ones are the steady state of a long backfill.
@@ -231,15 +238,17 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
         for name, (label, job) in jobs.items():
             seconds, result = timed(f"{label}, round {round_}", job)
             runs[name].append(seconds)
-            if name == "pipeline":
+            if name in ("pipeline", "details"):
                 assert result.ok, result.as_dict()
-    copy_s, pipeline_s, baseline_s, floor_s = (min(runs[name]) for name in jobs)
+    copy_s, pipeline_s, baseline_s, floor_s, details_s = (min(runs[name]) for name in jobs)
 
     print(f"results (best of {args.rounds} rounds; first rounds: copy {runs['copy'][0]:.1f} s, "
-          f"pipeline {runs['pipeline'][0]:.1f} s, baseline {runs['baseline'][0]:.1f} s, floor {runs['floor'][0]:.1f} s)")
+          f"pipeline {runs['pipeline'][0]:.1f} s, baseline {runs['baseline'][0]:.1f} s, floor {runs['floor'][0]:.1f} s, "
+          f"details {runs['details'][0]:.1f} s)")
     for label, seconds in (("copy", copy_s), ("pipeline", pipeline_s), ("baseline", baseline_s)):
         print(f"  {label:<9} {args.rows / seconds:9.0f} rows/s {json_mb / seconds:8.1f} MB JSON/s")
     figures = {"copy_s": copy_s, "pipeline_s": pipeline_s, "baseline_s": baseline_s, "floor_s": floor_s,
+               "details_s": details_s, "details_per_pipeline": details_s / pipeline_s,
                "first_round_s": {name: seconds[0] for name, seconds in runs.items()},
                "pipeline_per_copy": pipeline_s / copy_s, "baseline_per_pipeline": baseline_s / pipeline_s,
                "baseline_per_copy": baseline_s / copy_s, "floor_per_copy": floor_s / copy_s}
@@ -247,6 +256,7 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
     print(f"  baseline / pipeline  {figures['baseline_per_pipeline']:5.2f}   (target >= 1.3)")
     print(f"  baseline / copy      {figures['baseline_per_copy']:5.2f}")
     print(f"  floor / copy         {figures['floor_per_copy']:5.2f}   (writing the request-logs table's bytes alone)")
+    print(f"  details / pipeline   {figures['details_per_pipeline']:5.2f}   (the cost of tables.request_details)")
     figures["peak_rss_mb"] = jvm_peak_rss_mb(spark)
     figures["python_peak_rss_mb"] = python_workers_peak_rss_mb()
     print(f"  peak driver JVM RSS  {_megabytes(figures['peak_rss_mb'])}")

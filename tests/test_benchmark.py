@@ -20,19 +20,21 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     figures = bench.run_benchmarks(spark, args)
     printed = capsys.readouterr().out
 
-    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "pipeline / copy",
-                 "baseline / pipeline", "floor / copy", "peak driver JVM RSS", "peak Python worker RSS"):
+    for line in ("1. plain Delta copy", "2. pipeline", "3. baseline", "4. floor", "5. pipeline with the request details",
+                 "pipeline / copy", "baseline / pipeline", "floor / copy", "details / pipeline", "peak driver JVM RSS",
+                 "peak Python worker RSS"):
         assert line in printed
-    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s"))
+    assert all(figures[k] > 0 for k in ("copy_s", "pipeline_s", "baseline_s", "floor_s", "details_s"))
     assert "incremental ratio" not in printed and "incremental_ratio" not in figures
     assert figures["pipeline_per_copy"] == pytest.approx(figures["pipeline_s"] / figures["copy_s"])
     # each job ran twice, alternating, and the ratios use its best run
     order = [printed.index(f"{label}, round {n}") for n in (1, 2)
              for label in ("1. plain Delta copy (read + write)", "2. pipeline: backfill, three outputs, counted",
                            "3. baseline: the vendor's job (Python UDFs)",
-                           "4. floor: the request-logs table copied")]
+                           "4. floor: the request-logs table copied",
+                           "5. pipeline with the request details (four outputs)")]
     assert order == sorted(order) and order[-1] < printed.index("results (best of 2 rounds")
-    for name in ("copy", "pipeline", "baseline", "floor"):
+    for name in ("copy", "pipeline", "baseline", "floor", "details"):
         assert 0 < figures[f"{name}_s"] <= figures["first_round_s"][name]
 
     table = lambda name: read_table(spark, TableLocation(str(tmp_path / "bench" / name)))
@@ -51,6 +53,8 @@ def test_the_benchmark_runs_every_throughput_measurement_and_prints_the_figures(
     assert 0 < baseline.where(F.col("trace").isNotNull()).count() <= logs.where(F.col("trace").isNotNull()).count()
     assert baseline.where(F.col("response").isNotNull()).count() > 0
     assert 0 < table("baseline_assessments").count() <= table("pipeline/assessment_logs").count()
+    # the details run wrote the same request logs, and one details row per request-logs row
+    assert table("details/request_logs").count() == logs.count() == table("details/request_details").count()
 
 
 def baseline_feedback_rows(payload):

@@ -5,7 +5,6 @@ import datetime as dt
 import json
 
 import pytest
-from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from pipelines.runs.writers import Discard

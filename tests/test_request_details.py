@@ -104,6 +104,11 @@ state:
     assert details.where("total_tokens IS NOT NULL").count() > 0
     assert details.where("size(retrieved_documents) > 0").count() > 0
 
+    # verify derives them again and finds the table as derived
+    findings = run("verify")
+    assert findings["ok"] and findings["tables"]["request_details"]["clean"]
+    assert findings["tables"]["request_details"]["found"] == report["request_logs_rows"]
+
     # the hourly job merges the same rows in: nothing new, nothing lost
     report = run("hourly")
     assert report["ok"], report
