@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("request_logs", "assessment_logs", "quarantine")
 
 
-def make_config(root, name="conf.yaml", state_extra=""):
+def make_config(root, name="conf.yaml", state_extra="", details=False):
     path = root / name
     path.write_text(f"""
 environment: test
@@ -35,6 +35,7 @@ tables:
   quarantine: {root}/quarantine
   run_history: {root}/run_history
   assessment_logs_latest: {root}/assessment_logs_latest
+{f"  request_details: {root}/request_details" if details else ""}
 state:
   checkpoint: {root}/checkpoint
   lock: {root}/run_leases
@@ -45,7 +46,7 @@ state:
 
 def snapshot(spark, settings):
     out = {}
-    for name in OUTPUTS:
+    for name in (*OUTPUTS, *(["request_details"] if settings.tables.request_details else [])):
         df = read_table(spark, TableLocation(getattr(settings.tables, name)))
         out[name] = sorted(r[0] for r in df.select(F.to_json(F.struct(*df.columns))).collect())
     return out
@@ -122,7 +123,7 @@ def test_backfill_and_hourly_overlap_without_duplicates(spark, tmp_path, history
 
 
 def test_a_later_row_for_a_stored_request_replaces_it_and_equals_a_backfill(spark, tmp_path, history):
-    settings = make_config(tmp_path)
+    settings = make_config(tmp_path, details=True)
     write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
     assert run_hourly(spark, settings).ok
     logs = TableLocation(settings.tables.request_logs)
@@ -138,12 +139,13 @@ def test_a_later_row_for_a_stored_request_replaces_it_and_equals_a_backfill(spar
     report = run_hourly(spark, settings)
     assert report.ok and report.rows_read == 1
     assert report.rows_written["request_logs"] == 1  # the MERGE's one update, nothing appended
+    assert report.rows_written["request_details"] == 1   # the details follow the kept row
     rows = read_table(spark, logs).where(F.col("databricks_request_id") == original["databricks_request_id"]).collect()
     assert [row["response"] for row in rows] == ["a later answer"]
     assert read_table(spark, logs).count() == stored_count
 
     (tmp_path / "rebuilt").mkdir()
-    rebuilt = make_config(tmp_path / "rebuilt")
+    rebuilt = make_config(tmp_path / "rebuilt", details=True)
     write_table(payload(spark, history[0] + [later]), TableLocation(rebuilt.tables.payload))
     assert run_backfill(spark, rebuilt, DateRange()).ok
     assert snapshot(spark, settings) == snapshot(spark, rebuilt)
