@@ -231,7 +231,7 @@ def run_benchmarks(spark: SparkSession, args: argparse.Namespace) -> dict[str, f
         "details": ("5. pipeline with the request details (four outputs)", lambda: run_backfill(
             spark, settings_for(work / "details", work / "payload", details=True), DateRange())),
     }
-    # Each job runs `rounds` times, the four alternating: the first round of each pays what a
+    # Each job runs `rounds` times, the five alternating: the first round of each pays what a
     # fresh process pays for its code (JIT), the later ones are the steady state of a long backfill.
     runs: dict[str, list[float]] = {name: [] for name in jobs}
     for round_ in range(1, args.rounds + 1):

@@ -123,8 +123,7 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 #: Config values that name a place: a relative one is relative to the config file's directory.
-PATH_KEYS = ("tables.payload", "tables.request_logs", "tables.assessment_logs", "tables.quarantine",
-             "tables.run_history", "tables.assessment_logs_latest", "state.checkpoint", "state.lock",
+PATH_KEYS = (*(f"tables.{name}" for name in TableSettings.model_fields), "state.checkpoint", "state.lock",
              "state.batch_reports", "sample_data.table", "spark.jars_cache")
 #: Keys that are always paths (a table key is a path only when it holds a '/').
 ALWAYS_PATHS = ("state.checkpoint", "spark.jars_cache")

@@ -69,6 +69,19 @@ def test_relative_paths_are_relative_to_the_config_file_and_overrides_to_the_wor
     assert settings.state.batch_reports == str(tmp_path / "state" / "reports")
 
 
+def test_every_table_key_is_a_path_relative_to_the_config_file(tmp_path, monkeypatch):
+    from pipelines.config import TableSettings
+
+    config = tmp_path / "conf" / "conf.yaml"
+    config.parent.mkdir()
+    config.write_text("environment: test\ntables:\n"
+                      + "".join(f"  {name}: ../data/{name}\n" for name in TableSettings.model_fields))
+    monkeypatch.chdir(tmp_path.parent)   # anywhere but the config's directory
+    tables = load_settings(config).tables
+    assert {name: getattr(tables, name) for name in TableSettings.model_fields} == {
+        name: str(tmp_path / "data" / name) for name in TableSettings.model_fields}
+
+
 def test_catalog_and_schema_fill_the_placeholders(tmp_path):
     text = VALID.replace("a/request_logs", "${catalog}.${schema}.request_logs") + "catalog: main\nschema: agents\n"
     assert load_settings(write(tmp_path, text)).tables.request_logs == "main.agents.request_logs"
