@@ -42,8 +42,7 @@ def export_eval_set(spark: SparkSession, settings: Settings, dates: DateRange) -
     if not tables.eval_set:
         raise ConfigError("tables.eval_set is not set: name the table the evaluation set is written to")
     location = TableLocation(tables.eval_set)
-    if not delta_tables.check_table(spark, location, EVAL_SET.schema):
-        delta_tables.create_declared(spark, location, EVAL_SET)
+    delta_tables.ensure_declared(spark, location, EVAL_SET)
     predicate = dates.predicate("date")
     logs = delta_tables.read_table(spark, TableLocation(tables.request_logs))
     details = None

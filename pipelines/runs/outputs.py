@@ -82,9 +82,14 @@ class Output:
         return (_digest(*names),)
 
 
+def _on_dates(dates: list[dt.date], side: str) -> str:
+    """SQL: the rows of a table partitioned by ``date`` on the given dates."""
+    return f"{side}date IN ({_sql_dates(dates)})"
+
+
 REQUEST_LOGS = Output(
     declared.REQUEST_LOGS,
-    lambda dates, side: f"{side}date IN ({_sql_dates(dates)})",
+    _on_dates,
     # a request id already there is replaced only by a row the duplicate rule prefers
     Replacement(f"{preference_key_sql('s.')} < {preference_key_sql('t.')}", REQUEST_ID),
 )
@@ -99,7 +104,7 @@ QUARANTINE = Output(
 )
 REQUEST_DETAILS = Output(
     declared.REQUEST_DETAILS,
-    lambda dates, side: f"{side}date IN ({_sql_dates(dates)})",
+    _on_dates,
     # as the request logs, on the columns of the rule this table keeps (time, then status)
     Replacement(f"{preference_key_sql('s.', by_request=False)} < {preference_key_sql('t.', by_request=False)}",
                 REQUEST_ID),

@@ -11,9 +11,10 @@ context) the request details.
 """
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from pipelines.transforms.latest_feedback import latest_rows
 from schemas.eval_set import EVAL_SET
 
 #: Rating values that count as positive (a JSON boolean is logged as 'true').
@@ -32,12 +33,6 @@ def is_positive(value: Column) -> Column:
     return F.coalesce(F.lower(F.trim(value)).isin(*POSITIVE), F.lit(False))
 
 
-def _latest(rows: DataFrame, keys: list[str]) -> DataFrame:
-    """The latest row per ``keys`` (ties broken on the whole row)."""
-    order = Window.partitionBy(*keys).orderBy(F.col("timestamp").desc(), F.to_json(F.struct(*rows.columns)).desc())
-    return rows.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
-
-
 def answer_ratings(assessment_logs: DataFrame) -> DataFrame:
     """Per rated request: the latest rating of the answer (rater, value, time) and the latest
     suggested output."""
@@ -45,8 +40,8 @@ def answer_ratings(assessment_logs: DataFrame) -> DataFrame:
         "request_id", "timestamp", F.col("source.id").alias("rater"),
         rating_value(F.col("text_assessment.ratings")).alias("rating"),
         F.col("text_assessment.suggested_output").alias("suggested_output"))
-    latest = _latest(text.drop("suggested_output"), ["request_id"]).withColumnRenamed("timestamp", "rated_at")
-    suggested = _latest(text.where(F.col("suggested_output").isNotNull()).select("request_id", "timestamp",
+    latest = latest_rows(text.drop("suggested_output"), ["request_id"]).withColumnRenamed("timestamp", "rated_at")
+    suggested = latest_rows(text.where(F.col("suggested_output").isNotNull()).select("request_id", "timestamp",
                                                                                  "suggested_output"), ["request_id"])
     return latest.join(suggested.drop("timestamp"), "request_id", "left")
 
@@ -56,7 +51,7 @@ def relevant_positions(assessment_logs: DataFrame) -> DataFrame:
     retrieval = assessment_logs.where(F.col("retrieval_assessment.position").isNotNull()).select(
         "request_id", "timestamp", F.col("retrieval_assessment.position").alias("position"),
         rating_value(F.col("retrieval_assessment.ratings")).alias("rating"))
-    latest = _latest(retrieval, ["request_id", "position"]).where(is_positive(F.col("rating")))
+    latest = latest_rows(retrieval, ["request_id", "position"]).where(is_positive(F.col("rating")))
     return latest.groupBy("request_id").agg(F.array_sort(F.collect_set("position")).alias("positions"))
 
 

@@ -25,9 +25,9 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from pipelines.rules.classify import Classification, PayloadRow, classify
+from pipelines.rules.classify import REQUEST_LOGS, Classification, PayloadRow, classify
 from pipelines.rules.decode import Read, read
-from pipelines.rules.details import read_trace_body, response_tokens, retrieved_documents, tool_call_count, trace_tokens
+from pipelines.rules.details import NO_TOKENS, read_trace_body, response_tokens, retrieved_documents, tool_call_count, trace_tokens
 from pipelines.rules.feedback import assessment_rows, feedback_records
 from pipelines.rules.request import user_query
 from pipelines.rules.response import response_fields
@@ -46,9 +46,9 @@ CLASSIFIED = [
     StructField("assessment_count", IntegerType()),
 ]
 
-#: Columns the request-logs pass adds (``_trace_*``: where :func:`trace_column` finds the trace).
-REQUEST_LOG_FIELDS = [
-    *CLASSIFIED,
+#: Columns the request-logs pass adds (``_trace_*``: where :func:`trace_column` finds the trace),
+#: beside the classification.
+REQUEST_LOG_DERIVED = [
     StructField("conversation_id", StringType()),
     StructField("request", StringType()),
     StructField("response", StringType()),
@@ -59,10 +59,10 @@ REQUEST_LOG_FIELDS = [
     StructField("_trace_length", IntegerType()),
     StructField("_trace_text", StringType()),
 ]
+REQUEST_LOG_FIELDS = [*CLASSIFIED, *REQUEST_LOG_DERIVED]
 
-#: Columns the request-details pass adds.
-DETAIL_FIELDS = [
-    *CLASSIFIED,
+#: Columns the request-details pass adds beside the classification.
+DETAIL_DERIVED = [
     StructField("prompt_tokens", LongType()),
     StructField("completion_tokens", LongType()),
     StructField("total_tokens", LongType()),
@@ -70,6 +70,7 @@ DETAIL_FIELDS = [
     StructField("retrieved_documents", ArrayType(RETRIEVED_DOCUMENT)),
     StructField("tool_calls", IntegerType()),
 ]
+DETAIL_FIELDS = [*CLASSIFIED, *DETAIL_DERIVED]
 
 #: One assessment as carried per feedback row, before the row's timestamp is added.
 ASSESSMENT_ITEM = StructType([field for field in ASSESSMENT_LOGS.fields if field.name != "timestamp"])
@@ -169,26 +170,28 @@ def _trace_range(trace, body: memoryview | None) -> tuple[int, int] | None:
     return None
 
 
+def _of_request_logs(found: list[Classification], fields: list[StructField], derive, *items) -> dict[str, list]:
+    """The columns ``fields`` of a batch: ``derive(*item)`` (their values, in order) for each
+    request-logs row, None for every other row. ``items``: one list per argument of ``derive``."""
+    names = [field.name for field in fields]
+    none = (None,) * len(names)
+    rows = [derive(*item) if classification.destination == REQUEST_LOGS else none
+            for classification, *item in zip(found, *items)]
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def _request_log_values(request: Read, body: memoryview | None) -> tuple:
+    query = user_query(request)
+    answer, trace = response_fields(read(body, RESPONSE_BODY))
+    span = _trace_range(trace, body)
+    return (query.conversation_id, query.text, answer.text, query.shape, answer.shape, trace.format,
+            span[0] if span else None, span[1] if span else None, None if span else trace.text)
+
+
 def _request_log_columns(batch: pa.RecordBatch) -> dict[str, list]:
     requests, found, columns = _classified(batch)
-    responses = body_views(batch.column("response_raw"))
-    derived = {name: [] for name in ("conversation_id", "request", "response", "request_shape", "response_shape",
-                                     "schema_version", "_trace_start", "_trace_length", "_trace_text")}
-    for classification, request, body in zip(found, requests, responses):
-        if classification.destination != "request_logs":
-            for values in derived.values():
-                values.append(None)
-            continue
-        query = user_query(request)
-        answer, trace = response_fields(read(body, RESPONSE_BODY))
-        span = _trace_range(trace, body)
-        for name, item in (("conversation_id", query.conversation_id), ("request", query.text),
-                           ("response", answer.text), ("request_shape", query.shape),
-                           ("response_shape", answer.shape), ("schema_version", trace.format),
-                           ("_trace_start", span[0] if span else None), ("_trace_length", span[1] if span else None),
-                           ("_trace_text", None if span else trace.text)):
-            derived[name].append(item)
-    return {**columns, **derived}
+    return {**columns, **_of_request_logs(found, REQUEST_LOG_DERIVED, _request_log_values,
+                                          requests, body_views(batch.column("response_raw")))}
 
 
 def _address(view: memoryview | None) -> int:
@@ -216,28 +219,22 @@ def _trace_text(trace) -> bytes | memoryview | None:
     return None if trace.logged is None else memoryview(trace.logged)
 
 
+def _detail_values(body: memoryview | None) -> tuple:
+    _, trace = response_fields(read(body, RESPONSE_BODY))
+    trace_body = read_trace_body(_trace_text(trace))
+    response = read(body, USAGE_BODY)
+    tokens = response_tokens(response) or trace_tokens(trace_body) or NO_TOKENS
+    documents = retrieved_documents(trace_body)
+    return (tokens.prompt, tokens.completion, tokens.total, tokens.source,
+            None if documents is None else [{"doc_uri": d.doc_uri, "content": d.content, "score": d.score}
+                                            for d in documents],
+            tool_call_count(response))
+
+
 def _detail_columns(batch: pa.RecordBatch) -> dict[str, list]:
     _, found, columns = _classified(batch)
-    names = ("prompt_tokens", "completion_tokens", "total_tokens", "token_usage_source", "retrieved_documents",
-             "tool_calls")
-    derived = {name: [] for name in names}
-    for classification, body in zip(found, body_views(batch.column("response_raw"))):
-        if classification.destination != "request_logs":
-            for values in derived.values():
-                values.append(None)
-            continue
-        _, trace = response_fields(read(body, RESPONSE_BODY))
-        trace_body = read_trace_body(_trace_text(trace))
-        response = read(body, USAGE_BODY)
-        tokens = response_tokens(response) or trace_tokens(trace_body)
-        documents = retrieved_documents(trace_body)
-        for name, item in (("prompt_tokens", tokens and tokens.prompt), ("completion_tokens", tokens and tokens.completion),
-                           ("total_tokens", tokens and tokens.total), ("token_usage_source", tokens and tokens.source),
-                           ("retrieved_documents", None if documents is None else
-                            [{"doc_uri": d.doc_uri, "content": d.content, "score": d.score} for d in documents]),
-                           ("tool_calls", tool_call_count(response))):
-            derived[name].append(item)
-    return {**columns, **derived}
+    return {**columns, **_of_request_logs(found, DETAIL_DERIVED, _detail_values,
+                                          body_views(batch.column("response_raw")))}
 
 
 #: mapInArrow functions of the passes.
