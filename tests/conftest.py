@@ -88,6 +88,18 @@ def as_text(body):
     return body if body is None or isinstance(body, str) else json.dumps(body)
 
 
+#: The three output tables every config names.
+OUTPUT_TABLES = ("request_logs", "assessment_logs", "quarantine")
+
+
+def table_config(root, tables=OUTPUT_TABLES, extra: str = ""):
+    """A config file under ``root`` whose ``tables`` (their keys) are Delta tables under ``root``,
+    each in a directory of its key's name; ``extra``: more YAML (a state or sample_data section)."""
+    path = root / "conf.yaml"
+    path.write_text("environment: test\ntables:\n" + "".join(f"  {name}: {root}/{name}\n" for name in tables) + extra)
+    return path
+
+
 DAY = dt.date(2025, 12, 1)
 NOON = dt.datetime(2025, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 

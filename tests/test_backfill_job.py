@@ -12,7 +12,7 @@ from schemas.assessment_logs import ASSESSMENT_LOGS
 from schemas.quarantine import QUARANTINE
 from schemas.request_logs import REQUEST_LOGS
 from schemas.payload import PayloadGeneration
-from tests.conftest import gateway_row
+from tests.conftest import gateway_row, table_config
 
 pytestmark = pytest.mark.e2e
 
@@ -20,15 +20,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def workspace(tmp_path):
     """A config whose three output tables live under tmp_path."""
-    config = tmp_path / "conf.yaml"
-    config.write_text(f"""
-environment: test
-tables:
-  request_logs: {tmp_path}/request_logs
-  assessment_logs: {tmp_path}/assessment_logs
-  quarantine: {tmp_path}/quarantine
-""")
-    return tmp_path, config
+    return tmp_path, table_config(tmp_path)
 
 
 def backfill(config, payload, *extra):

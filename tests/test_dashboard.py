@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from jobs.cli import main
+from tests.conftest import OUTPUT_TABLES, table_config
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARD_FILES = sorted((REPO / "dashboards").glob("*.dashboard.yml"))
@@ -75,11 +76,8 @@ def test_every_widget_reads_a_declared_dataset_and_the_queries_name_the_producti
 @pytest.mark.e2e
 def test_every_dataset_query_runs_on_the_tables_of_a_sample_backfill(spark, tmp_path):
     production = yaml.safe_load((REPO / "conf" / "production.yaml").read_text())["tables"]
-    derived = ["request_logs", "assessment_logs", "quarantine", "request_details", "assessment_logs_latest"]
-    config = tmp_path / "conf.yaml"
-    config.write_text("environment: test\ntables:\n"
-                      + "".join(f"  {key}: {tmp_path}/{key}\n" for key in derived)
-                      + f"sample_data:\n  table: {tmp_path}/payload\n  rows: 600\n")
+    derived = [*OUTPUT_TABLES, "request_details", "assessment_logs_latest"]
+    config = table_config(tmp_path, derived, f"sample_data:\n  table: {tmp_path}/payload\n  rows: 600\n")
     assert main(["backfill", "--config", str(config)]) == 0
 
     # the production table names, in a schema of their own, as the dashboard's datasets see them

@@ -15,6 +15,7 @@ from schemas.eval_set import EVAL_SET
 from schemas.payload import PayloadGeneration
 from schemas.request_details import REQUEST_DETAILS
 from schemas.request_logs import REQUEST_LOGS
+from tests.conftest import OUTPUT_TABLES, table_config
 
 DAY = dt.date(2025, 12, 1)
 T0 = dt.datetime(2025, 12, 1, 12, 0)
@@ -110,16 +111,7 @@ MLFLOW_EXPECTATION_KEYS = {"expected_response", "expected_facts", "guidelines", 
 
 @pytest.mark.e2e
 def test_eval_set_command_writes_mlflow_records_and_a_rerun_leaves_the_same_table(spark, tmp_path, capsys):
-    config = tmp_path / "conf.yaml"
-    config.write_text(f"""
-environment: test
-tables:
-  request_logs: {tmp_path}/request_logs
-  assessment_logs: {tmp_path}/assessment_logs
-  quarantine: {tmp_path}/quarantine
-  request_details: {tmp_path}/request_details
-  eval_set: {tmp_path}/eval_set
-""")
+    config = table_config(tmp_path, (*OUTPUT_TABLES, "request_details", "eval_set"))
     write_table(sp.payload_frame(spark, sp.payload_rows(400, seed=11, days=2), PayloadGeneration.GATEWAY),
                 TableLocation(str(tmp_path / "payload")))
     common = ["--config", str(config), "--payload-table", str(tmp_path / "payload")]

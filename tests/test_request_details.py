@@ -13,7 +13,7 @@ from pipelines.transforms.normalize import normalize_payload
 from pipelines.transforms.request_details import derive_request_details, request_detail_rows
 from schemas.payload import PayloadGeneration
 from schemas.request_details import REQUEST_DETAILS
-from tests.conftest import DAY, NOON, gateway_row, legacy_row
+from tests.conftest import DAY, NOON, OUTPUT_TABLES, gateway_row, legacy_row, table_config
 
 QUESTION, ANSWER = "How do I grant SELECT?", "Run GRANT SELECT."
 DOCS = [{"doc_uri": d["metadata"]["doc_uri"], "content": d["page_content"], "score": d["metadata"]["score"]}
@@ -70,18 +70,8 @@ def test_legacy_rows_name_their_endpoint_and_model_version(spark, legacy_payload
 
 @pytest.mark.e2e
 def test_backfill_and_hourly_write_one_details_row_per_request_logs_row(spark, tmp_path, capsys):
-    config = tmp_path / "conf.yaml"
-    config.write_text(f"""
-environment: test
-tables:
-  request_logs: {tmp_path}/request_logs
-  assessment_logs: {tmp_path}/assessment_logs
-  quarantine: {tmp_path}/quarantine
-  request_details: {tmp_path}/request_details
-state:
-  checkpoint: {tmp_path}/checkpoint
-  lock: {tmp_path}/lock
-""")
+    config = table_config(tmp_path, (*OUTPUT_TABLES, "request_details"),
+                          f"state:\n  checkpoint: {tmp_path}/checkpoint\n  lock: {tmp_path}/lock\n")
     payload = TableLocation(str(tmp_path / "payload"))
     write_table(sp.payload_frame(spark, sp.payload_rows(300, seed=5, days=2), PayloadGeneration.GATEWAY), payload)
 
