@@ -168,9 +168,11 @@ def timed(label: str, action):
 
 
 def settings_for(root: Path, payload: Path, details: bool = False) -> Settings:
-    """The benchmark's config: the three outputs under ``root`` (and the request details)."""
+    """The benchmark's config: the three outputs and the run history under ``root`` (and the
+    request details)."""
     tables = {"payload": str(payload), "request_logs": str(root / "request_logs"),
-              "assessment_logs": str(root / "assessment_logs"), "quarantine": str(root / "quarantine")}
+              "assessment_logs": str(root / "assessment_logs"), "quarantine": str(root / "quarantine"),
+              "run_history": str(root / "run_history")}
     if details:
         tables["request_details"] = str(root / "request_details")
     return Settings.model_validate({

@@ -14,7 +14,7 @@ from pipelines.errors import RunLockedError
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
 from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
-from pipelines.runs.hourly import run_hourly
+from pipelines.runs.hourly import nothing_new, run_hourly
 from pipelines.runs.dates import DateRange
 from pipelines.runs.outputs import REQUEST_LOGS, OutputTables
 from pipelines.runs.writers import ExactlyOnceMerge
@@ -90,10 +90,44 @@ def test_a_run_with_nothing_new_changes_nothing(spark, tmp_path, history):
     settings = make_config(tmp_path)
     write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
     assert run_hourly(spark, settings).ok
-    versions = {n: table_version(spark, TableLocation(getattr(settings.tables, n))) for n in OUTPUTS}
+    versions = {n: table_version(spark, TableLocation(getattr(settings.tables, n)))
+                for n in (*OUTPUTS, "assessment_logs_latest")}
+    lease = table_version(spark, TableLocation(settings.state.lock))
+    recorded = table_version(spark, TableLocation(settings.tables.run_history))
+    checkpoint = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "checkpoint").rglob("*"))
+    assert nothing_new(spark, settings) == f"{settings.tables.payload}: no new data (version 0)"
+
     again = run_hourly(spark, settings)
     assert again.ok and again.rows_read == 0
-    assert {n: table_version(spark, TableLocation(getattr(settings.tables, n))) for n in OUTPUTS} == versions
+    assert {n: table_version(spark, TableLocation(getattr(settings.tables, n)))
+            for n in (*OUTPUTS, "assessment_logs_latest")} == versions
+    assert table_version(spark, TableLocation(settings.state.lock)) == lease  # no lease taken
+    assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "checkpoint").rglob("*")) == checkpoint
+    assert table_version(spark, TableLocation(settings.tables.run_history)) == recorded  # no row: it read nothing
+    assert again.run_id is None
+
+    append(payload(spark, history[1]), TableLocation(settings.tables.payload))
+    assert nothing_new(spark, settings) is None
+    assert run_hourly(spark, settings).rows_read == 105
+
+
+def test_a_run_interrupted_after_a_committed_batch_is_not_taken_for_nothing_new(spark, tmp_path, history,
+                                                                                 reference):
+    settings = make_config(tmp_path)
+    write_table(payload(spark, history[0]), TableLocation(settings.tables.payload))
+    assert run_hourly(spark, settings).ok
+    append(payload(spark, history[1]), TableLocation(settings.tables.payload))
+
+    def crash(table):
+        if table == "quarantine":  # the batch's last write, before its checkpoint commit
+            raise RuntimeError("killed")
+
+    with pytest.raises(Exception, match="killed"):
+        run_hourly(spark, settings, after_write=crash)
+    # the planned batch read up to the latest version, but it is not committed
+    assert nothing_new(spark, settings) is None
+    assert run_hourly(spark, settings).rows_read == 105
+    assert snapshot(spark, settings) == reference
 
 
 @pytest.mark.parametrize("killed_after", ["request_logs", "assessment_logs"])

@@ -290,6 +290,11 @@ def table_version(spark: SparkSession, location: TableLocation) -> int:
     return last_commit(spark, location).version
 
 
+def table_id(spark: SparkSession, location: TableLocation) -> str:
+    """The table's Delta id (a new one when the table is dropped and created again)."""
+    return spark.sql(f"DESCRIBE DETAIL {location.sql}").select("id").first()["id"]
+
+
 def run_available_now(stream: DataFrame, checkpoint: str, process_batch, query_name: str,
                      on_progress=None, poll_seconds: float = 5.0) -> list[dict]:
     """Process everything the stream has not yet seen, in micro-batches, then stop.

@@ -17,10 +17,12 @@ from pyspark.sql import functions as F
 from pipelines.config import Settings
 from pipelines.errors import ConfigError
 from pipelines.io import delta_tables
-from pipelines.io.delta_tables import TableLocation
+from pipelines.io.delta_tables import SPARK_ERRORS, TableLocation
+from pipelines.io.stream_checkpoint import caught_up, checkpoint_files, last_committed_offset
 from pipelines.runs.job import run_job
-from pipelines.runs.payload_source import payload_location
+from pipelines.runs.payload_source import configured_payload, payload_location
 from pipelines.runs.outputs import OutputTables
+from pipelines.runs.parallel import in_parallel
 from pipelines.runs.writers import AfterWrite, ExactlyOnceMerge
 from pipelines.runs.passes import derive_outputs, look_at_batch
 from pipelines.runs.report import RunReport
@@ -88,12 +90,50 @@ def _hourly(spark: SparkSession, settings: Settings, outputs: OutputTables, run_
     return total, f"{source}: {delta_tables.source_versions(progress)}"
 
 
+def nothing_new(spark: SparkSession, settings: Settings) -> str | None:
+    """``"<payload table>: no new data (version V)"`` when the stream's last planned batch is
+    committed and read every version of the payload table up to its latest, V; None otherwise
+    (no checkpoint yet, a batch planned but not committed, new versions, another table, or a
+    look that failed: the full run then decides and says why). Reads two small folders and the
+    table's log; writes nothing and takes no lease, so it is safe beside a running job: the
+    checkpoint only moves forward, and what it has read stays read."""
+    source = configured_payload(settings)
+    if source is None:
+        return None
+
+    def latest_version() -> int | None:
+        try:
+            return delta_tables.last_commit(spark, source).version
+        except SPARK_ERRORS:
+            return None
+
+    looks = in_parallel(spark, {
+        "offset": lambda: last_committed_offset(checkpoint_files(spark, settings.state.checkpoint)),
+        "latest": latest_version})
+    offset, latest = looks["offset"], looks["latest"]
+    # the table's id is the dearer look (it sums the table's files): only when the versions agree
+    if offset is None or latest is None or offset.get("reservoirVersion") != latest + 1:
+        return None
+    try:
+        if not caught_up(offset, delta_tables.table_id(spark, source), latest):
+            return None
+    except SPARK_ERRORS:
+        return None
+    return f"{source}: no new data (version {latest})"
+
+
 def run_hourly(spark: SparkSession, settings: Settings, after_write: AfterWrite = None) -> RunReport:
     """Process what arrived in the payload table since the last successful run (the whole
-    history on the first run), however late its request time, and stop when caught up."""
+    history on the first run), however late its request time, and stop when caught up. When the
+    checkpoint shows that nothing arrived since (``nothing_new``), the run says so and stops: it
+    takes no lease and writes nothing, not even a run-history row (it has read nothing)."""
     if settings.state is None:
         raise ConfigError("the hourly job needs a state section (state.checkpoint, state.lock, "
                           "state.batch_reports) in the config")
+    source = nothing_new(spark, settings)
+    if source is not None:
+        print(f"  {source}: the last run read every version; nothing to do", flush=True)
+        return RunReport()
     return run_job("hourly", spark, settings,
                    lambda outputs, run_id, prepared: _hourly(spark, settings, outputs, run_id, after_write, prepared),
                    incremental=True, prepare=lambda: _payload_stream(spark, settings))

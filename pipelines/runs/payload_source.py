@@ -25,5 +25,12 @@ def payload_location(spark: SparkSession, settings: Settings) -> TableLocation:
     return location
 
 
+def configured_payload(settings: Settings) -> TableLocation | None:
+    """Where the payload table is (configured, else the sample's), without looking at it."""
+    if settings.tables.payload:
+        return TableLocation(settings.tables.payload)
+    return TableLocation(settings.sample_data.table) if settings.sample_data is not None else None
+
+
 def sample_frame(spark: SparkSession, sample: SampleDataSettings) -> DataFrame:
     return synthetic_payload(spark, sample.rows, sample.seed, sample.generation, sample.body_sizes)
