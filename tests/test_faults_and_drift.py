@@ -16,7 +16,7 @@ from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
 from pipelines.runs.backfill import run_backfill
-from pipelines.runs.hourly import run_hourly
+from pipelines.runs.hourly import nothing_new, run_hourly
 from pipelines.runs.dates import DateRange
 from schemas.payload import GATEWAY_PAYLOAD, PayloadGeneration
 from schemas.run_state import RUN_LEASES
@@ -75,6 +75,8 @@ def test_a_killed_process_then_a_rerun_equals_a_clean_run(spark, tmp_path, three
     rerun = run_hourly(spark, settings) if job == "hourly" else run_backfill(spark, settings, DateRange())
     assert rerun.ok
     assert snapshot(spark, settings) == clean_tables
+    if job == "hourly":  # once the batches of one file each are all committed, the next run has nothing to do
+        assert nothing_new(spark, settings) == f"{settings.tables.payload}: no new data (version 2)"
 
 
 # --- unusable sources, targets, checkpoints ---------------------------------------------------
