@@ -103,7 +103,7 @@ def nothing_new(spark: SparkSession, settings: Settings) -> str | None:
 
     def latest_version() -> int | None:
         try:
-            return delta_tables.last_commit(spark, source).version
+            return delta_tables.table_version(spark, source)
         except SPARK_ERRORS:
             return None
 

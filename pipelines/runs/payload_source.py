@@ -14,14 +14,11 @@ from pipelines.samples.synthetic_payloads import synthetic_payload
 def payload_location(spark: SparkSession, settings: Settings) -> TableLocation:
     """The configured payload table; when none is configured, a sample payload table is written
     first (once) from settings.sample_data."""
-    if settings.tables.payload:
-        return TableLocation(settings.tables.payload)
-    sample = settings.sample_data
-    if sample is None:
+    location = configured_payload(settings)
+    if location is None:
         raise ConfigError("tables.payload is not set and there is no sample_data section to generate one from")
-    location = TableLocation(sample.table)
-    if not delta_tables.table_exists(spark, location):
-        delta_tables.write_table(sample_frame(spark, sample), location)
+    if not settings.tables.payload and not delta_tables.table_exists(spark, location):
+        delta_tables.write_table(sample_frame(spark, settings.sample_data), location)
     return location
 
 
