@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from jobs.cli import main
 from pipelines.samples import sample_payloads as sp
 from pipelines.io.delta_tables import TableLocation, append, read_table, table_version, write_table
+from pipelines.io.run_lease import RunLease
 from pipelines.runs.backfill import run_backfill
 from pipelines.runs.hourly import nothing_new, run_hourly
 from pipelines.runs.dates import DateRange
@@ -70,7 +71,9 @@ def test_a_killed_process_then_a_rerun_equals_a_clean_run(spark, tmp_path, three
                              str(occurrence)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     dead = read_table(spark, TableLocation(settings.state.lock)).collect()
-    assert [r["job"] for r in dead] == [job]  # the dead run's lease is still there
+    # the dead run's lease is still there: its claim and renewals, never released
+    assert {r["job"] for r in dead} == {job} and len({r["run_id"] for r in dead}) == 1
+    assert all(r["expires_at"] > r["acquired_at"] for r in dead)
 
     rerun = run_hourly(spark, settings) if job == "hourly" else run_backfill(spark, settings, DateRange())
     assert rerun.ok
@@ -146,7 +149,10 @@ def test_an_expired_lease_of_a_dead_run_is_taken_over(spark, tmp_path):
     write_table(spark.createDataFrame([dead], RUN_LEASES), TableLocation(settings.state.lock))
     report = run_hourly(spark, settings)
     assert report.ok and report.rows_read == 10
-    assert read_table(spark, TableLocation(settings.state.lock)).count() == 0  # released at the end
+    lease = RunLease(spark, settings.state.lock, settings.tables.request_logs, "reader", "hourly")
+    assert lease.holder() == {}  # released at the end
+    assert {row["run_id"] for row in read_table(spark, TableLocation(settings.state.lock)).collect()} == \
+        {"dead", report.run_id}  # its claim and release beside the dead run's row
 
 
 # --- payload schema drift ---------------------------------------------------------------------

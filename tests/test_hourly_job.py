@@ -1,6 +1,7 @@
 """The hourly job end to end on temporary Delta tables: exactly once, late rows, overlap with
 backfills, interrupted runs, the run lock and the run history."""
 import datetime as dt
+import time
 
 import pytest
 from pyspark.sql import functions as F
@@ -214,21 +215,61 @@ def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path
     assert main(["hourly", "--config", str(tmp_path / "conf.yaml")]) == 0
 
 
-def test_a_waiting_run_only_looks_while_another_holds_the_lease_and_the_holder_releases_it(spark, tmp_path):
-    # A waiter that MERGEd every poll would rewrite the lease's file each time and make the
-    # holder's release fail with conflicts (the lease then stayed until it expired).
+def test_a_waiting_run_asks_without_committing_and_takes_the_lease_once_the_holder_releases_it(spark, tmp_path):
+    # An ask that finds the lease held appends nothing and makes no commit, so a waiter never
+    # makes the holder's renewal or release conflict.
     settings = make_config(tmp_path)
     lock = TableLocation(settings.state.lock)
-    with RunLease(spark, settings.state.lock, settings.tables.request_logs, "holder", "backfill"):
+    with RunLease(spark, settings.state.lock, settings.tables.request_logs, "holder", "backfill") as holder:
         before = table_version(spark, lock)
         waiter = RunLease(spark, settings.state.lock, settings.tables.request_logs, "waiter", "hourly",
                           wait_seconds=3, poll_seconds=0.5)
         with pytest.raises(RunLockedError, match="holder"):
             waiter.acquire()
-        assert table_version(spark, lock) <= before + 1  # its first ask only; then it read
-    assert read_table(spark, lock).count() == 0
+        assert table_version(spark, lock) == before
+        assert holder.holder()["run_id"] == "holder"
+    assert waiter.holder() == {}  # released (its first row, not yet expired, no longer counts)
     with waiter:
-        assert [r["run_id"] for r in read_table(spark, lock).collect()] == ["waiter"]
+        assert waiter.holder()["run_id"] == "waiter"
+
+
+def test_the_lease_is_taken_by_an_append_that_read_the_table_and_released_by_an_append(spark, tmp_path):
+    # Not a blind append: Delta checks it against every commit since its read, so of two runs
+    # asking at once one fails (tests/test_run_lease.py asks from two processes).
+    settings = make_config(tmp_path)
+    lock = TableLocation(settings.state.lock)
+    with RunLease(spark, settings.state.lock, settings.tables.request_logs, "run-1", "hourly"):
+        taken = spark.sql(f"DESCRIBE HISTORY {lock.sql} LIMIT 1").first()
+    released = spark.sql(f"DESCRIBE HISTORY {lock.sql} LIMIT 1").first()
+    assert (taken["operation"], taken["isBlindAppend"]) == ("WRITE", False)
+    assert (released["operation"], released["isBlindAppend"]) == ("WRITE", True)
+    assert released["version"] == taken["version"] + 1
+
+
+def test_a_run_that_overran_its_lease_loses_it_to_the_run_that_took_it_over(spark, tmp_path):
+    settings = make_config(tmp_path)
+    lease = settings.tables.request_logs
+    slow = RunLease(spark, settings.state.lock, lease, "slow", "backfill", lease_seconds=1)
+    slow.acquire()
+    slow._stop.set()  # it stops renewing, as a run stalled past its lease would
+    time.sleep(1.5)
+    with RunLease(spark, settings.state.lock, lease, "next", "hourly") as taken_over:
+        assert taken_over.holder()["run_id"] == "next"
+        assert slow._claim() is False  # its renewal finds the lease another run's
+    slow.release()
+    assert slow.holder() == {}
+
+
+def test_a_release_deletes_the_rows_of_finished_runs_beyond_keep_runs(spark, tmp_path):
+    settings = make_config(tmp_path)
+    lock = TableLocation(settings.state.lock)
+    for run in ("run-1", "run-2", "run-3", "run-4"):
+        with RunLease(spark, settings.state.lock, settings.tables.request_logs, run, "hourly", keep_runs=2):
+            pass
+        runs = sorted({row["run_id"] for row in read_table(spark, lock).collect()})
+        # run-4 found three runs' rows (more than 2): its release deleted them, then added its own
+        assert runs == (["run-4"] if run == "run-4" else [f"run-{n}" for n in range(1, int(run[-1]) + 1)])
+    assert read_table(spark, lock).count() == 2  # run-4's claim and release
 
 
 def test_run_history_records_each_run_and_reconciles(spark, tmp_path, history):

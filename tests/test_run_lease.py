@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.io.delta_tables import TableLocation, read_table
+from pipelines.io.delta_tables import TableLocation
+from pipelines.io.run_lease import RunLease
 from tests.test_hourly_job import make_config
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,8 @@ def test_two_runs_at_once_one_proceeds_and_the_other_is_refused_naming_it(spark,
     winner = next(json.loads(out)["run_id"] for code, out, _ in results if code == 0)
     refused = next(err for code, _, err in results if code == 4)
     assert "another run holds the lock" in refused and winner in refused
-    assert read_table(spark, TableLocation(str(tmp_path / "run_leases"))).count() == 0  # released
+    lease = str(TableLocation(str(tmp_path / "request_logs")))
+    assert RunLease(spark, str(tmp_path / "run_leases"), lease, "reader", "hourly").holder() == {}  # released
 
 
 def test_a_run_that_may_wait_takes_the_lease_once_the_holder_releases_it(spark, tmp_path):

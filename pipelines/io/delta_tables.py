@@ -222,16 +222,22 @@ def _save(writer, location: TableLocation) -> None:
         writer.saveAsTable(location.value)
 
 
-def replace_where(df: DataFrame, location: TableLocation, predicate: str | None) -> None:
+def _tagged(writer, tag: str | None):
+    """The writer with ``tag`` as its commit's ``userMetadata`` (how :func:`tagged_commit` finds it)."""
+    return writer if tag is None else writer.option("userMetadata", tag)
+
+
+def replace_where(df: DataFrame, location: TableLocation, predicate: str | None, tag: str | None = None) -> None:
     """Atomically replace the rows matching ``predicate`` (all rows when None) with ``df``. All
     rows are replaced by the predicate ``true``, not a plain overwrite, which would drop the
-    table's clustering."""
+    table's clustering. ``tag``: the commit's ``userMetadata``."""
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate or "true")
-    _save(writer, location)
+    _save(_tagged(writer, tag), location)
 
 
-def append(df: DataFrame, location: TableLocation) -> None:
-    _save(df.write.format("delta").mode("append"), location)
+def append(df: DataFrame, location: TableLocation, tag: str | None = None) -> None:
+    """Append ``df`` (an append of no rows makes no commit). ``tag``: the commit's ``userMetadata``."""
+    _save(_tagged(df.write.format("delta").mode("append"), tag), location)
 
 
 def write_table(df: DataFrame, location: TableLocation, mode: str = "overwrite") -> None:
@@ -258,10 +264,30 @@ class Commit:
         return self.metric("numOutputRows") - self.metric("numCopiedRows")
 
 
+def _commit(row) -> Commit:
+    return Commit(int(row["version"]), row["operation"], dict(row["operationMetrics"] or {}))
+
+
 def last_commit(spark: SparkSession, location: TableLocation) -> Commit:
     """The table's latest commit (one look at its log)."""
-    row = spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT 1").first()
-    return Commit(int(row["version"]), row["operation"], dict(row["operationMetrics"] or {}))
+    return _commit(spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT 1").first())
+
+
+#: How far back :func:`tagged_commit` looks when the latest commit is another writer's.
+TAGGED_COMMIT_LOOK_BACK = 1000
+
+
+def tagged_commit(spark: SparkSession, location: TableLocation, tag: str) -> Commit | None:
+    """The commit whose ``userMetadata`` is ``tag`` (None when there is none: the write made no
+    commit). One look at the latest commit; further back only when another writer (a table
+    maintenance job, say) committed after it."""
+    for limit in (1, TAGGED_COMMIT_LOOK_BACK):
+        rows = spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT {limit}").select(
+            "version", "operation", "operationMetrics", "userMetadata").collect()
+        found = [row for row in rows if row["userMetadata"] == tag]
+        if found:
+            return _commit(found[0])
+    return None
 
 
 #: ``t.`` in a merge condition: a reference to the target table (not inside a longer name).

@@ -1,12 +1,17 @@
 """One run at a time per set of output tables: a lease in a small Delta table.
 
-A run takes the lease with a conditional ``MERGE`` (insert it, or take it over when it has
-expired), and renews it every third of its duration while it runs. Two runs that try at once
-both commit a MERGE on the same row; Delta's optimistic concurrency lets one win and fails the
-other with a concurrent-modification error, which here means "not taken". The clock is the
-Spark session's (``current_timestamp()``), so it works wherever the table lives: local paths,
-object storage, Unity Catalog, classic Spark and Spark Connect alike. A killed run stops
-renewing, and its lease is taken over once it expires.
+The table records each run's asks as rows: a run takes the lease by appending a row that lasts
+``lease_seconds`` (renewing appends another every third of that), and releases it by appending
+a row that has already expired. A run holds the lease while its latest row has not expired. The
+append that takes the lease reads the table in the same Delta transaction and adds its row only
+when no other run holds it, so it is not a blind append: of two runs that ask at once, Delta's
+optimistic concurrency fails the second commit with a conflict, which here means "not taken,
+ask again". An ask that finds the lease held appends no row and makes no commit, so a waiting
+run never disturbs the holder. The clock is the Spark session's (``current_timestamp()``), so
+it works wherever the table lives: local paths, object storage, Unity Catalog, classic Spark and
+Spark Connect alike. A killed run stops renewing; its lease is taken over once it expires.
+Appends are a Delta table's cheapest commit (a MERGE or a DELETE first finds and rewrites
+files); the rows of finished runs are deleted now and then, by a release (``keep_runs``).
 """
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ import sys
 import threading
 import time
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
 
 from pipelines.errors import RunLockedError, TableError
 from pipelines.io import delta_tables
@@ -37,57 +43,63 @@ def _sql_text(value: str) -> str:
 
 
 class RunLease:
-    """The lease named ``lease`` in the Delta table at ``location``, for run ``run_id``."""
+    """The lease named ``lease`` in the Delta table at ``location``, for run ``run_id``.
+    ``keep_runs``: a release deletes the rows of finished runs once the lease has rows of more
+    runs than this."""
 
     def __init__(self, spark: SparkSession, location: str, lease: str, run_id: str, job: str,
-                 wait_seconds: float = 0, lease_seconds: float = 300, poll_seconds: float = 2.0):
+                 wait_seconds: float = 0, lease_seconds: float = 300, poll_seconds: float = 2.0,
+                 keep_runs: int = 50):
         self.spark, self.table = spark, TableLocation(location)
         self.lease, self.run_id, self.job = lease, run_id, job
         self.wait_seconds, self.lease_seconds, self.poll_seconds = wait_seconds, lease_seconds, poll_seconds
+        self.keep_runs = keep_runs
         #: Set when a renewal found the lease taken by another run (this run overran its lease).
         self.lost = False
         #: Whether this run took the lease and has not released it yet.
         self.held = False
+        #: How many runs had rows for this lease when this run took it.
+        self._runs_seen = 0
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
-    def _claim(self, look_first: bool = False) -> bool | None:
-        """One conditional MERGE: take the lease when free, expired or already ours. None when
-        another run's commit conflicted with this one (try again). With ``look_first`` it reads the
-        lease before and does not MERGE while another run holds it: a MERGE rewrites the lease's file
-        even when it changes nothing, so a waiter that MERGEd every poll would keep failing the
-        holder's renewal and release with conflicts."""
-        if look_first and self._held_by_another_run():
-            return False
+    def _row(self, expires_after_ms: int) -> list[str]:
+        """SQL columns: this run's row, expiring ``expires_after_ms`` after now."""
         holder = f"{socket.gethostname()} pid {os.getpid()}"
-        source = (f"SELECT {_sql_text(self.lease)} AS lease, {_sql_text(self.run_id)} AS run_id, "
-                  f"{_sql_text(self.job)} AS job, {_sql_text(holder)} AS holder, current_timestamp() AS acquired_at, "
-                  f"timestampadd(MILLISECOND, {int(self.lease_seconds * 1000)}, current_timestamp()) AS expires_at")
+        return [f"{_sql_text(self.lease)} AS lease", f"{_sql_text(self.run_id)} AS run_id",
+                f"{_sql_text(self.job)} AS job", f"{_sql_text(holder)} AS holder",
+                "current_timestamp() AS acquired_at",
+                f"timestampadd(MILLISECOND, {expires_after_ms}, current_timestamp()) AS expires_at"]
+
+    def _runs_sql(self) -> str:
+        """SQL: each run with rows for this lease, and when its latest row expires."""
+        return (f"SELECT run_id, min(acquired_at) AS acquired_at, max_by(job, acquired_at) AS job, "
+                f"max_by(holder, acquired_at) AS holder, max_by(expires_at, acquired_at) AS expires_at "
+                f"FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} GROUP BY run_id")
+
+    def _claim(self) -> bool | None:
+        """One conditional append: this run's row, added only when no other run holds the lease
+        (free, expired, released or already this run's), in the transaction that read the
+        table. True: the lease is this run's; False: another run holds it (nothing appended, no
+        commit); None: another run's commit conflicted with this one (ask again)."""
+        seen = Observation(f"lease_{self.run_id}")
+        others = (self.spark.sql(f"SELECT count(*) AS runs, count_if(run_id <> {_sql_text(self.run_id)} "
+                                 f"AND expires_at > current_timestamp()) AS holders FROM ({self._runs_sql()})")
+                  .observe(seen, F.max("runs").alias("runs"), F.max("holders").alias("holders")))
+        row = others.where("holders = 0").selectExpr(*self._row(int(self.lease_seconds * 1000)))
         try:
-            merged = self.spark.sql(
-                f"MERGE INTO {self.table.sql} t USING ({source}) s ON t.lease = s.lease "
-                "WHEN MATCHED AND t.run_id = s.run_id THEN UPDATE SET t.expires_at = s.expires_at "
-                "WHEN MATCHED AND t.expires_at < current_timestamp() THEN UPDATE SET * "
-                "WHEN NOT MATCHED THEN INSERT *"
-            ).first()
+            delta_tables.append(row, self.table)
         except SPARK_ERRORS as exc:
             if not _conflict(exc):
                 raise
             return None
-        # A MERGE returns its own counts: it changed the lease's row exactly when one of its
-        # clauses held, that is when the lease is now this run's (no second read of the table).
-        return merged["num_affected_rows"] == 1
-
-    def _lease_row(self):
-        return delta_tables.read_table(self.spark, self.table).where(f"lease = {_sql_text(self.lease)}")
-
-    def _held_by_another_run(self) -> bool:
-        rows = self._lease_row().selectExpr("run_id", "expires_at >= current_timestamp() AS live").collect()
-        return bool(rows) and rows[0]["run_id"] != self.run_id and bool(rows[0]["live"])
+        self._runs_seen = int(seen.get["runs"])
+        return int(seen.get["holders"]) == 0
 
     def holder(self) -> dict:
-        """The lease's row (empty when nobody holds it)."""
-        rows = self._lease_row().collect()
+        """The run that holds the lease: its run id, job, holder, when it took the lease and
+        when it expires unless renewed (empty when nobody holds it)."""
+        rows = self.spark.sql(f"SELECT * FROM ({self._runs_sql()}) WHERE expires_at > current_timestamp()").collect()
         return rows[0].asDict() if rows else {}
 
     def _ensure_table(self, attempts: int = 5) -> None:
@@ -106,9 +118,7 @@ class RunLease:
         """Take the lease, waiting up to ``wait_seconds``; RunLockedError names the holder."""
         self._ensure_table()
         deadline = time.monotonic() + self.wait_seconds
-        look_first = False  # the first ask MERGEs at once: the usual case is a free lease
-        while not self._claim(look_first):
-            look_first = True
+        while not self._claim():
             if time.monotonic() >= deadline:
                 holder = self.holder()
                 raise RunLockedError(
@@ -134,18 +144,35 @@ class RunLease:
                 return
             period = self.poll_seconds if held is None else self.lease_seconds / 3
 
+    def _forget_finished_runs(self) -> None:
+        """Delete the rows of the runs whose latest row has expired (finished, released or
+        dead), while this run still holds the lease: no other run adds rows meanwhile."""
+        finished = [row["run_id"] for row in self.spark.sql(
+            f"SELECT run_id FROM ({self._runs_sql()}) WHERE run_id <> {_sql_text(self.run_id)} "
+            "AND expires_at <= current_timestamp()").collect()]
+        if finished:
+            self.spark.sql(f"DELETE FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} "
+                           f"AND run_id IN ({', '.join(map(_sql_text, finished))})")
+
     def release(self, attempts: int = 20) -> None:
-        """Stop renewing and delete the lease (only if still this run's). A DELETE that conflicts
-        with another run's commit is retried; if it never gets through, the lease is left to
-        expire and a warning says so (the run's own work is done by then)."""
+        """Stop renewing and append this run's release: a row that has already expired. When the
+        lease has rows of more than ``keep_runs`` runs, the finished runs' rows are deleted
+        first. An append that conflicts with another run's commit is retried; if it never gets
+        through, the lease is left to expire and a warning says so (the run's own work is done
+        by then)."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
+        if self.held and self._runs_seen > self.keep_runs:
+            try:
+                self._forget_finished_runs()
+            except SPARK_ERRORS as exc:  # tidying only: the next release tries again
+                print(f"warning: could not delete the finished runs' rows of {self.lease} (lease table "
+                      f"{self.table}): {exc}", file=sys.stderr)
         self.held = False
         for attempt in range(attempts):
             try:
-                self.spark.sql(f"DELETE FROM {self.table.sql} WHERE lease = {_sql_text(self.lease)} "
-                               f"AND run_id = {_sql_text(self.run_id)}")
+                delta_tables.append(self.spark.sql(f"SELECT {', '.join(self._row(0))}"), self.table)
                 return
             except SPARK_ERRORS as exc:
                 if not _conflict(exc):

@@ -57,7 +57,7 @@ def export_eval_set(spark: SparkSession, settings: Settings, dates: DateRange) -
         F.count_if(F.get_json_object("expectations", "$.expected_response").isNotNull()).alias("with_response"),
         F.count_if(F.get_json_object("expectations", "$.expected_retrieved_context").isNotNull()).alias("with_context"),
     ])
-    commit = committed(spark, location, lambda: delta_tables.replace_where(counted, location, predicate))
+    commit = committed(spark, location, lambda tag: delta_tables.replace_where(counted, location, predicate, tag))
     found = counts.get
     return EvalSetReport(str(location), dates.describe(), int(found["rows"]), int(found["with_response"]),
                          int(found["with_context"]), commit.rows_written if commit is not None else 0)

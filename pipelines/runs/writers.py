@@ -3,6 +3,7 @@ batch exactly once, or discard for a dry run) and returns the rows its Delta com
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Callable, NamedTuple, Optional
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -44,11 +45,26 @@ class Discard(Writer):
         return None
 
 
-def committed(spark: SparkSession, location: TableLocation, write: Callable[[], None]) -> delta_tables.Commit | None:
-    """Run ``write`` and return the commit it made (None when it made none: a MERGE with
-    nothing to change makes no commit)."""
+def commit_tag() -> str:
+    """A tag for one write's commit (its ``userMetadata``), unique to the write."""
+    return f"inference-logs {uuid.uuid4()}"
+
+
+def committed(spark: SparkSession, location: TableLocation, write: Callable[[str], None]) -> delta_tables.Commit | None:
+    """Run ``write(tag)``, which gives its commit ``tag`` as ``userMetadata``, and return the
+    commit it made (None when it made none: an append of no rows). One look at the table's log,
+    after the write: the tag tells this write's commit from any other writer's."""
+    tag = commit_tag()
+    write(tag)
+    return delta_tables.tagged_commit(spark, location, tag)
+
+
+def merged(spark: SparkSession, location: TableLocation, merge: Callable[[], None]) -> delta_tables.Commit | None:
+    """Run ``merge`` and return the commit it made (None when it made none: a MERGE with nothing
+    to change). A MERGE takes no ``userMetadata`` of its own, so its commit is told by the
+    table's version before and after (the run lease keeps the other runs out meanwhile)."""
     before = delta_tables.last_commit(spark, location).version
-    write()
+    merge()
     commit = delta_tables.last_commit(spark, location)
     return commit if commit.version != before else None
 
@@ -62,7 +78,7 @@ class ReplaceRange(Writer):
     def write(self, output: Output, rows: DataFrame, rows_where: RowsWhere | None = None) -> int:
         location = self.tables[output.name]
         commit = committed(self.spark, location,
-                            lambda: delta_tables.replace_where(rows, location, self.predicates[output.name]))
+                           lambda tag: delta_tables.replace_where(rows, location, self.predicates[output.name], tag))
         return commit.rows_written if commit is not None else 0
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
@@ -103,8 +119,12 @@ class ExactlyOnceMerge(Writer):
         # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
         fresh = (rows.withColumns(identity).observe(offered, F.count(F.lit(1)).alias("rows"))
                  .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
-        commit = committed(self.spark, location, lambda: delta_tables.append(fresh, location))
-        append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
+        tag = commit_tag()
+        delta_tables.append(fresh, location, tag)
+        new_rows = int(new.get["rows"])
+        # an append of no rows makes no commit: nothing to look up
+        commit = delta_tables.tagged_commit(self.spark, location, tag) if new_rows else None
+        append = Append(int(offered.get["rows"]), new_rows, commit.rows_written if commit is not None else 0)
         self.appends[output.name] = append
         replaced = 0
         if output.replacement is not None and append.offered > append.new:
@@ -139,8 +159,8 @@ class ExactlyOnceMerge(Writer):
         else:
             source = rows_where(F.lit(True)).join(replacing, replacement.key, "left_semi")
         on = " AND ".join([output.stored_rows(self.dates, "t."), *self._same_identity(output)])
-        commit = committed(self.spark, location,
-                            lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
+        commit = merged(self.spark, location,
+                        lambda: delta_tables.merge_into(source, location, on, replacement.when, insert=False))
         return commit.metric("numTargetRowsUpdated") if commit is not None else 0
 
     def checks(self, derived: dict[str, int], written: dict[str, int]) -> dict[str, bool]:
