@@ -5,11 +5,12 @@ from schemas.fields import column
 
 RUN_LEASES = StructType([
     column("lease", StringType(), "What the lease guards: the request-logs table the run writes."),
-    column("run_id", StringType(), "The run that holds it."),
+    column("run_id", StringType(), "The run that asked: one row per take, renewal and release of the lease."),
     column("job", StringType(), "backfill or hourly."),
     column("holder", StringType(), "Where the run started (host and process), for people reading the table."),
-    column("acquired_at", TimestampType(), "When the run took the lease."),
-    column("expires_at", TimestampType(), "When another run may take the lease over unless it is renewed."),
+    column("acquired_at", TimestampType(), "When the run asked; a run's latest row says whether it holds the lease."),
+    column("expires_at", TimestampType(), "When the ask expires: then another run may take the lease over, unless "
+                                          "it was renewed; a release has already expired."),
 ])
 
 BATCH_REPORTS = StructType([

@@ -273,14 +273,15 @@ def last_commit(spark: SparkSession, location: TableLocation) -> Commit:
     return _commit(spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT 1").first())
 
 
-#: How far back :func:`tagged_commit` looks when the latest commit is another writer's.
-TAGGED_COMMIT_LOOK_BACK = 1000
+#: How far back :func:`tagged_commit` looks when the latest commit is not the write's.
+TAGGED_COMMIT_LOOK_BACK = 20
 
 
 def tagged_commit(spark: SparkSession, location: TableLocation, tag: str) -> Commit | None:
-    """The commit whose ``userMetadata`` is ``tag`` (None when there is none: the write made no
-    commit). One look at the latest commit; further back only when another writer (a table
-    maintenance job, say) committed after it."""
+    """The commit whose ``userMetadata`` is ``tag``, looked up right after the write; None when
+    the last :data:`TAGGED_COMMIT_LOOK_BACK` commits hold none (the write made no commit: it
+    had no rows and replaced none). One look at the latest commit; further back only when it is
+    another writer's (a compaction right after the write, say)."""
     for limit in (1, TAGGED_COMMIT_LOOK_BACK):
         rows = spark.sql(f"DESCRIBE HISTORY {location.sql} LIMIT {limit}").select(
             "version", "operation", "operationMetrics", "userMetadata").collect()
