@@ -45,17 +45,16 @@ class Discard(Writer):
         return None
 
 
-def commit_tag() -> str:
-    """A tag for one write's commit (its ``userMetadata``), unique to the write."""
-    return f"inference-logs {uuid.uuid4()}"
-
-
-def committed(spark: SparkSession, location: TableLocation, write: Callable[[str], None]) -> delta_tables.Commit | None:
+def committed(spark: SparkSession, location: TableLocation, write: Callable[[str], None],
+              wrote_rows: Callable[[], int] | None = None) -> delta_tables.Commit | None:
     """Run ``write(tag)``, which gives its commit ``tag`` as ``userMetadata``, and return the
-    commit it made (None when it made none: an append of no rows). One look at the table's log,
-    after the write: the tag tells this write's commit from any other writer's."""
-    tag = commit_tag()
+    commit it made (None when it made none). One look at the table's log, after the write: the
+    tag tells this write's commit from any other writer's. ``wrote_rows``: the rows the write
+    was given, counted while it ran; an append of none makes no commit, so none is looked up."""
+    tag = f"inference-logs {uuid.uuid4()}"
     write(tag)
+    if wrote_rows is not None and not wrote_rows():
+        return None
     return delta_tables.tagged_commit(spark, location, tag)
 
 
@@ -119,12 +118,9 @@ class ExactlyOnceMerge(Writer):
         # the stored identities of a batch's dates are few next to the batch's bodies: broadcast
         fresh = (rows.withColumns(identity).observe(offered, F.count(F.lit(1)).alias("rows"))
                  .join(F.broadcast(stored), keys, "left_anti").drop(*keys).observe(new, F.count(F.lit(1)).alias("rows")))
-        tag = commit_tag()
-        delta_tables.append(fresh, location, tag)
-        new_rows = int(new.get["rows"])
-        # an append of no rows makes no commit: nothing to look up
-        commit = delta_tables.tagged_commit(self.spark, location, tag) if new_rows else None
-        append = Append(int(offered.get["rows"]), new_rows, commit.rows_written if commit is not None else 0)
+        commit = committed(self.spark, location, lambda tag: delta_tables.append(fresh, location, tag),
+                           wrote_rows=lambda: int(new.get["rows"]))
+        append = Append(int(offered.get["rows"]), int(new.get["rows"]), commit.rows_written if commit is not None else 0)
         self.appends[output.name] = append
         replaced = 0
         if output.replacement is not None and append.offered > append.new:
