@@ -1,6 +1,6 @@
 """A plain Delta append in a process of its own: the yardstick of the benchmark's whole-process
 figures (what a scheduler pays to append N rows: the process, the session, the first Delta read
-and the commit).
+and the commit), its JVM started as an hourly run's is.
 
     .venv/bin/python -m benchmarks.append_process SOURCE_TABLE TARGET_TABLE
 """
@@ -14,7 +14,7 @@ from pipelines.io.spark_session import get_spark
 
 def main(argv: list[str]) -> int:
     source, target = argv
-    spark = get_spark(app_name="inference-logs-append")
+    spark = get_spark(app_name="inference-logs-append", short_run=True)  # started as an hourly run is
     append(read_table(spark, TableLocation(source)), TableLocation(target))
     return 0
 

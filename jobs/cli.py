@@ -95,11 +95,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, overrides)
 
 
-def spark_for(settings: Settings):
+def spark_for(settings: Settings, short_run: bool = False):
     from pipelines.io.spark_session import get_spark
 
     s = settings.spark
-    return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf, remote=s.remote)
+    return get_spark(master=s.master, app_name=s.app_name, jars_cache=s.jars_cache, conf=s.conf, remote=s.remote,
+                     short_run=short_run)
 
 
 def print_report(report, as_json: bool, written: bool = True) -> None:
@@ -173,7 +174,7 @@ def _hourly(args: argparse.Namespace) -> int:
     from pipelines.runs.hourly import run_hourly
 
     settings = settings_from(args)
-    report = run_hourly(spark_for(settings), settings)
+    report = run_hourly(spark_for(settings, short_run=True), settings)
     print_report(report, args.json)
     return 0 if report.ok else 3
 

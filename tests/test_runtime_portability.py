@@ -2,12 +2,15 @@
 or jobs/ touches the SparkContext, the JVM, RDDs, caching or Delta's Python DeltaTable API (its
 Connect plugin is not available everywhere; Delta is used through SQL and DataFrames)."""
 import io
+import subprocess
+import sys
 import tokenize
 from pathlib import Path
 
 import pytest
 
-from pipelines.io.spark_session import ENGINE_CONF, STATIC_CONF, STUCK_WORKER_SECONDS
+from pipelines.io.spark_session import (ENGINE_CONF, SHORT_RUN_CONF, STATIC_CONF, STUCK_WORKER_SECONDS,
+                                       classic_environment, local_session_conf)
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSIC_ONLY = {"sparkContext", "SparkContext", "_jvm", "_jsc", "rdd", "persist", "unpersist", "cache", "DeltaTable"}
@@ -57,3 +60,24 @@ def test_a_python_worker_that_stops_answering_is_killed_and_its_job_fails_instea
             spark.range(1).mapInArrow(_stuck, "id long").collect()
     finally:
         spark.conf.set(idle, str(STUCK_WORKER_SECONDS))
+
+
+def test_a_short_run_asks_for_the_quick_compiler_and_a_configs_setting_wins():
+    options = SHORT_RUN_CONF["spark.driver.extraJavaOptions"]
+    assert local_session_conf({}, ["delta.jar"], short_run=True)["spark.driver.extraJavaOptions"] == options
+    assert "spark.driver.extraJavaOptions" not in local_session_conf({}, ["delta.jar"])  # a backfill, the tests
+    mine = {"spark.driver.extraJavaOptions": "-Xss4m"}
+    assert local_session_conf(mine, ["delta.jar"], short_run=True)["spark.driver.extraJavaOptions"] == "-Xss4m"
+
+
+def test_a_short_runs_jvm_starts_with_those_options(tmp_path):
+    # a fresh process, as a scheduler starts an hourly run: the options reach the JVM itself
+    script = ("from pipelines.io.spark_session import get_spark\n"
+              "spark = get_spark(short_run=True)\n"
+              "bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
+              "print('JVM', ' '.join(bean.getInputArguments()))\n")
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=classic_environment(),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    arguments = next(line for line in run.stdout.splitlines() if line.startswith("JVM ")).split()
+    assert set(SHORT_RUN_CONF["spark.driver.extraJavaOptions"].split()) <= set(arguments)

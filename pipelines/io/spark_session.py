@@ -70,6 +70,18 @@ STATIC_CONF = {
     "spark.sql.codegen.cache.maxEntries": "1000",
 }
 
+#: Java options for the JVM of a short run that this project starts (an hourly job's local
+#: session): the quick compiler only (C1), with room for all of its code (C1 alone reserves
+#: 48 MB, which a backfill filled, and then ran uncompiled). A fresh process runs mostly cold
+#: code, and on a small machine the optimizing compiler's (C2) threads take the cores the run
+#: needs: on 2 cores an hourly process took 0.78 of its time. A long session gains from C2
+#: (the test suite's took 1.3 times as long without it), so backfills and the tests keep both
+#: compilers (docs/benchmark.md). A config's ``spark.conf`` entry for the same key wins; under
+#: spark-submit or on a cluster the JVM is already started, with its own options.
+SHORT_RUN_CONF = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m",
+}
+
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -187,9 +199,11 @@ def get_spark(
     jars_cache: str | os.PathLike | None = None,
     conf: dict[str, str] | None = None,
     remote: str | None = None,
+    short_run: bool = False,
 ) -> SparkSession:
     """The active session, else a Spark Connect session (``SPARK_REMOTE`` or ``remote``), else a
-    local session with Delta Lake. ``conf`` is applied as :func:`apply_runtime_conf` allows."""
+    local session with Delta Lake. ``conf`` is applied as :func:`apply_runtime_conf` allows.
+    ``short_run``: a local session's JVM gets :data:`SHORT_RUN_CONF`."""
     wanted = {**RUNTIME_CONF, **ENGINE_CONF, **(conf or {})}
     session = SparkSession.getActiveSession()
     remote = os.environ.get("SPARK_REMOTE") or remote
@@ -202,12 +216,18 @@ def get_spark(
     # the rules run in Python workers: this interpreter, which has the project and msgspec
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
-    # tables created by name go to a per-user warehouse, not into the working directory
-    warehouse = {"spark.sql.warehouse.dir": str(default_jars_cache().parent / "spark-warehouse")}
-    for key, value in {**LOCAL_CONF, **STATIC_CONF, **DELTA_CONF, **warehouse, **wanted,
-                       "spark.jars": ",".join(jars)}.items():
+    for key, value in local_session_conf(wanted, jars, short_run).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def local_session_conf(wanted: dict[str, str], jars: list[str], short_run: bool = False) -> dict[str, str]:
+    """Every setting of a local session; ``wanted`` (the project's runtime settings and a
+    config's ``spark.conf``) wins over the defaults."""
+    # tables created by name go to a per-user warehouse, not into the working directory
+    warehouse = {"spark.sql.warehouse.dir": str(default_jars_cache().parent / "spark-warehouse")}
+    short = SHORT_RUN_CONF if short_run else {}
+    return {**LOCAL_CONF, **short, **STATIC_CONF, **DELTA_CONF, **warehouse, **wanted, "spark.jars": ",".join(jars)}
 
 
 if __name__ == "__main__":
