@@ -34,7 +34,7 @@ def table_rows(spark, path):
 
 def report_from(capsys):
     out = capsys.readouterr().out
-    return json.loads(out[out.index("{"):])
+    return json.loads(out)
 
 
 @pytest.mark.parametrize("generation", list(PayloadGeneration))
@@ -98,12 +98,13 @@ def test_a_sliced_backfill_prints_progress_and_gives_the_tables_of_one_pass(spar
 
     spark.sql(f"DELETE FROM delta.`{payload.value}` WHERE databricks_request_id = 'gone'")
     assert backfill(config, payload, "--dates-per-slice", "1") == 0
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out = printed.out  # the report alone; progress goes to stderr
     # three payload dates, one slice each, then the undated rows
-    assert [line.split(":")[0].strip() for line in out.splitlines() if line.strip().startswith("slice ")] == \
+    assert [line.split(":")[0].strip() for line in printed.err.splitlines() if line.strip().startswith("slice ")] == \
         ["slice 1/4 (... to 2025-12-01)", "slice 2/4 (2025-12-02 to 2025-12-02)", "slice 3/4 (2025-12-03 to ...)",
          "slice 4/4 (rows without a date)"]
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out)
     assert report["ok"] and report["rows_read"] == 241
     sliced = {name: table_rows(spark, tmp / name) for name in ("request_logs", "assessment_logs", "quarantine")}
     expected = dict(one_pass, request_logs=[row for row in one_pass["request_logs"] if '"gone"' not in row])

@@ -121,7 +121,7 @@ def test_eval_set_command_writes_mlflow_records_and_a_rerun_leaves_the_same_tabl
     def export(*extra):
         assert main(["eval-set", *common, "--json", *extra]) == 0
         out = capsys.readouterr().out
-        return json.loads(out[out.index("{"):])
+        return json.loads(out)
 
     report = export()
     assert report["ok"] and report["rows"] == report["rows_written"] > 0

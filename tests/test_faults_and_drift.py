@@ -263,7 +263,7 @@ def test_check_reports_what_a_run_would_produce_and_writes_nothing(spark, tmp_pa
 
     assert cli(tmp_path, "backfill", "--json") == 0
     out = capsys.readouterr().out
-    ran = json.loads(out[out.index("{"):])
+    ran = json.loads(out)
     for key in ("rows_read", "request_logs_rows", "assessment_rows", "quarantine_reasons", "status_codes",
                 "request_shapes", "response_shapes", "trace_formats"):
         assert checked[key] == ran[key], key

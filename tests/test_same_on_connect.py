@@ -24,13 +24,13 @@ def classic_cli(*args) -> dict:
     run = subprocess.run([sys.executable, "-m", "jobs.cli", *args, "--json"], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout[run.stdout.index("{"):])
+    return json.loads(run.stdout)
 
 
 def connect_cli(capsys, *args) -> dict:
     assert main([*args, "--json"]) == 0
     out = capsys.readouterr().out
-    return json.loads(out[out.index("{"):])
+    return json.loads(out)
 
 
 def comparable(report: dict) -> dict:

@@ -9,6 +9,7 @@ are cleared as well, and re-running gives identical tables.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from dataclasses import dataclass
 
@@ -93,7 +94,7 @@ def _print_progress(index: int, total: int, piece: Slice, report: RunReport, don
     elapsed = time.perf_counter() - started
     rate = report.rows_read / slice_seconds if slice_seconds > 0 else 0.0
     print(f"  slice {index}/{total} ({piece.describe()}): {report.rows_read} payload rows in {slice_seconds:.0f} s "
-          f"({rate:.0f} rows/s); {done_rows} rows in {elapsed:.0f} s so far", flush=True)
+          f"({rate:.0f} rows/s); {done_rows} rows in {elapsed:.0f} s so far", file=sys.stderr, flush=True)
 
 
 def _payload_range(spark: SparkSession, settings: Settings, dates: DateRange):
