@@ -9,7 +9,6 @@ are cleared as well, and re-running gives identical tables.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from pipelines.runs.job import run_job
 from pipelines.runs.outputs import OutputTables
 from pipelines.runs.payload_source import payload_location
 from pipelines.runs.passes import derive_outputs, payload_dates
-from pipelines.runs.report import RunReport
+from pipelines.runs.report import RunReport, progress_line
 from pipelines.runs.writers import AfterWrite, ExactlyOnceMerge, ReplaceRange
 from pipelines.transforms.normalize import date_range_filter, normalize_payload, undated_filter
 
@@ -93,8 +92,8 @@ def _print_progress(index: int, total: int, piece: Slice, report: RunReport, don
                     slice_seconds: float) -> None:
     elapsed = time.perf_counter() - started
     rate = report.rows_read / slice_seconds if slice_seconds > 0 else 0.0
-    print(f"  slice {index}/{total} ({piece.describe()}): {report.rows_read} payload rows in {slice_seconds:.0f} s "
-          f"({rate:.0f} rows/s); {done_rows} rows in {elapsed:.0f} s so far", file=sys.stderr, flush=True)
+    progress_line(f"  slice {index}/{total} ({piece.describe()}): {report.rows_read} payload rows in {slice_seconds:.0f} s "
+                  f"({rate:.0f} rows/s); {done_rows} rows in {elapsed:.0f} s so far")
 
 
 def _payload_range(spark: SparkSession, settings: Settings, dates: DateRange):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import sys
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,7 +25,7 @@ from pipelines.runs.outputs import OutputTables
 from pipelines.runs.parallel import in_parallel
 from pipelines.runs.writers import AfterWrite, ExactlyOnceMerge
 from pipelines.runs.passes import derive_outputs, look_at_batch
-from pipelines.runs.report import RunReport
+from pipelines.runs.report import RunReport, progress_line
 from pipelines.transforms.normalize import normalize_payload
 from schemas.run_state import BATCH_REPORTS
 
@@ -61,7 +60,7 @@ def _print_progress(progress: dict) -> None:
     # The progress's row counts add up every pass's read of the batch; the batch's own counts
     # are printed from its report when the stream ends.
     seconds = (progress.get("durationMs") or {}).get("triggerExecution", 0) / 1000
-    print(f"  batch {progress.get('batchId')}: done in {seconds:.0f} s", file=sys.stderr, flush=True)
+    progress_line(f"  batch {progress.get('batchId')}: done in {seconds:.0f} s")
 
 
 def _payload_stream(spark: SparkSession, settings: Settings) -> tuple[TableLocation, DataFrame]:
@@ -83,9 +82,9 @@ def _hourly(spark: SparkSession, settings: Settings, outputs: OutputTables, run_
     total = RunReport()
     for batch_id, report in batch_reports(spark, reports, run_id):
         total.add(report)
-        print(f"  batch {batch_id}: {report.rows_read} payload rows, {report.request_logs_rows} requests, "
-              f"{report.assessment_rows} assessments, {report.quarantined_rows} quarantined"
-              + ("" if report.ok else " - CHECKS FAILED"), file=sys.stderr, flush=True)
+        progress_line(f"  batch {batch_id}: {report.rows_read} payload rows, {report.request_logs_rows} requests, "
+                      f"{report.assessment_rows} assessments, {report.quarantined_rows} quarantined"
+                      + ("" if report.ok else " - CHECKS FAILED"))
         if not report.ok:
             total.checks[f"batch_{batch_id}_balanced"] = report.balanced
     return total, f"{source}: {delta_tables.source_versions(progress)}"
@@ -133,7 +132,7 @@ def run_hourly(spark: SparkSession, settings: Settings, after_write: AfterWrite 
                           "state.batch_reports) in the config")
     source = nothing_new(spark, settings)
     if source is not None:
-        print(f"  {source}: the last run read every version; nothing to do", file=sys.stderr, flush=True)
+        progress_line(f"  {source}: the last run read every version; nothing to do")
         return RunReport()
     return run_job("hourly", spark, settings,
                    lambda outputs, run_id, prepared: _hourly(spark, settings, outputs, run_id, after_write, prepared),

@@ -16,6 +16,7 @@ read back for this; ``inference-logs verify`` does the full re-read when wanted.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
@@ -27,6 +28,11 @@ from pipelines.transforms.columns import built_once
 from pipelines.transforms.duplicates import COLLAPSED
 from schemas.reasons import QUARANTINE_REASONS
 from schemas.shapes import ALL_REQUEST_SHAPES, ALL_RESPONSE_SHAPES, STATUS_CLASSES, TRACE_FORMATS, UNRECOGNIZED
+
+
+def progress_line(line: str) -> None:
+    """Print a run's progress line to stderr: stdout holds the report alone (``--json``)."""
+    print(line, file=sys.stderr, flush=True)
 
 COUNTERS = ("rows_read", "duplicates_collapsed", "request_logs_rows", "feedback_rows", "assessment_rows",
             "quarantined_rows")
