@@ -5,7 +5,7 @@ Prints figures; no speed is asserted (only that the pipeline's own checks pass).
 
     .venv/bin/python -m benchmarks.bench --rows 200000 --incremental-rows 1000
 
-All tables live under --workdir (deleted first). Driver memory is 2 GB, master local[2]. With
+All tables live under --workdir (deleted first, and again at the end unless --keep). Driver memory is 2 GB, master local[2]. With
 SPARK_REMOTE set it runs through that Spark Connect endpoint instead (the engine's memory and
 master are then the server's, and its resident memory is not measured).
 """
@@ -190,6 +190,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--generation", choices=[g.value for g in PayloadGeneration], default="gateway")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default="data/bench")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the tables under --workdir for inspection (about 20 GB at the default sizes)")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--process-runs", type=int, default=3,
                         help="runs of each whole-process measurement (a fresh process each); 0 skips them")
@@ -382,7 +384,17 @@ def main(argv=None) -> int:
         run_benchmarks(spark, args)
     finally:
         spark.stop()
+        tidy_workdir(args)
     return 0
+
+
+def tidy_workdir(args: argparse.Namespace) -> None:
+    """Delete the benchmark's tables unless ``--keep`` asks to leave them."""
+    work = Path(args.workdir).resolve()
+    if args.keep:
+        print(f"tables left in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

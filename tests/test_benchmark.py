@@ -83,3 +83,13 @@ def test_the_whole_process_figures_time_scheduled_runs_that_do_the_work(spark, c
     assert table("process_appended").count() == 5
     # the history the runs start from is left as it was (hard links, never written through)
     assert table("history_before_new_rows", "request_logs").count() < table("history", "request_logs").count()
+
+
+@pytest.mark.parametrize("keep, left", [([], False), (["--keep"], True)])
+def test_the_benchmark_deletes_its_tables_at_the_end_unless_asked_to_keep_them(tmp_path, capsys, keep, left):
+    work = tmp_path / "bench"
+    (work / "payload").mkdir(parents=True)
+    (work / "payload" / "part-0.parquet").write_bytes(b"rows")
+    bench.tidy_workdir(bench.parse_args(["--workdir", str(work), *keep]))
+    assert work.exists() == left
+    assert ("tables left in" in capsys.readouterr().out) == left
