@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from pipelines.errors import ConfigError
 from schemas.payload import PayloadGeneration
+from schemas.tables import TABLES, Table
 
 __all__ = ["BodySizes", "ConfigError", "Settings", "load_settings"]
 
@@ -37,16 +38,18 @@ class SparkSettings(_Strict):
                                                                    "only those serverless lets a session set.")
 
 
-class TableSettings(_Strict):
-    payload: Optional[str] = Field(None, description="The {model}_payload table; none = sample data.")
-    request_logs: str = Field(description="The request-logs output table (a table name or a path).")
-    assessment_logs: str = Field(description="The assessment-logs output table.")
-    quarantine: str = Field(description="The quarantine output table.")
-    run_history: Optional[str] = Field(None, description="One row per run; none = not recorded.")
-    assessment_logs_latest: Optional[str] = Field(None, description="Latest rating per rater and target; none = not kept.")
-    request_details: Optional[str] = Field(None, description="Tokens, retrieved documents and tool calls per request-logs "
-                                                             "row; none = not derived.")
-    eval_set: Optional[str] = Field(None, description="Evaluation set written by the eval-set command.")
+def _table_setting(table: Table) -> tuple[Any, Any]:
+    """A declared table's key under ``tables:``: required unless the table is optional."""
+    if table.optional:
+        return Optional[str], Field(None, description=table.description)
+    return str, Field(description=table.description)
+
+
+#: The ``tables:`` section: the payload table, then one key per declared table (schemas/tables.py).
+TableSettings = create_model(
+    "TableSettings", __base__=_Strict,
+    payload=(Optional[str], Field(None, description="The {model}_payload table; none = sample data.")),
+    **{table.name: _table_setting(table) for table in TABLES})
 
 
 class StateSettings(_Strict):
