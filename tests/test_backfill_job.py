@@ -174,6 +174,19 @@ def test_bad_date_range_is_a_clear_error(workspace, capsys):
     assert "--end-date" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name, key", [
+    ("request_logs", ["date", "databricks_request_id"]),     # a stored row can be replaced: changed rows are told
+    ("request_details", ["date", "databricks_request_id"]),
+    ("assessment_logs", None),                              # a row is its whole content
+    ("quarantine", None),
+])
+def test_verify_finds_rows_by_the_declared_identity_of_tables_whose_rows_can_be_replaced(name, key):
+    from pipelines.runs import outputs
+    from pipelines.runs.verify import row_key
+
+    assert row_key({o.name: o for o in (*outputs.OUTPUTS, *outputs.OPTIONAL_OUTPUTS)}[name]) == key
+
+
 def test_verify_finds_the_tables_clean_then_names_every_row_missing_extra_or_duplicated(spark, workspace, capsys):
     tmp, config = workspace
     write_table(sp.payload_frame(spark, sp.payload_rows(120, seed=5, malformed_share=0.1), PayloadGeneration.GATEWAY),

@@ -13,7 +13,7 @@ from pipelines.io import delta_tables
 from pipelines.io.delta_tables import TableLocation
 from pipelines.runs.dates import DateRange
 from pipelines.runs.payload_source import payload_location, sample_frame
-from pipelines.runs.outputs import REQUEST_DETAILS, REQUEST_LOGS, OutputTables
+from pipelines.runs.outputs import Output, OutputTables
 from pipelines.runs.writers import Discard
 from pipelines.runs.passes import derive_outputs, find_repeated_ids, output_rows
 from pipelines.runs.report import RunReport
@@ -23,10 +23,11 @@ from pipelines.transforms.normalize import normalize_payload
 #: How many example keys each finding lists.
 EXAMPLES = 5
 
-#: The columns that identify a row of each table (request logs: one row per request id and date;
-#: assessment and quarantine rows: their whole content).
-ROW_KEYS = {REQUEST_LOGS.name: ["date", "databricks_request_id"],
-            REQUEST_DETAILS.name: ["date", "databricks_request_id"]}
+def row_key(output: Output) -> list[str] | None:
+    """The columns a row of ``output`` is found by: its declared identity when a stored row can be
+    replaced by a later one (request logs, request details: a changed row is told from a missing
+    one); None when a row is its whole content (assessment logs, quarantine)."""
+    return output.table.identity_sql() if output.replacement is not None else None
 
 
 def check_payload(spark: SparkSession, settings: Settings, dates: DateRange) -> RunReport:
@@ -124,5 +125,5 @@ def verify_tables(spark: SparkSession, settings: Settings, dates: DateRange) -> 
         predicate = dates.predicate(output.range_column)
         if predicate is not None:
             found = found.where(predicate)
-        findings[output.name] = _compare(derived[output.name], found, ROW_KEYS.get(output.name))
+        findings[output.name] = _compare(derived[output.name], found, row_key(output))
     return VerifyReport(f"{source} version {version}: {dates.describe()}", findings)
