@@ -18,15 +18,29 @@ HOLD_SECONDS = 8
 
 
 def two_runs_at_once(tmp_path, wait_seconds):
-    """Start two processes that ask for the lease at the same instant; (code, stdout, stderr) each."""
+    """Start two processes that ask for the lease at the same instant, once both have their Spark
+    session; (code, stdout, stderr) each."""
     make_config(tmp_path)
-    start_at = time.time() + 30  # both processes have their Spark session by then
-    runs = [subprocess.Popen([sys.executable, "-m", "tests.hold_lease", str(tmp_path / "conf.yaml"), f"run-{n}",
-                              str(start_at), str(HOLD_SECONDS), str(wait_seconds)],
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for n in (1, 2)]
-    outputs = [run.communicate(timeout=600) for run in runs]
-    return [(run.returncode, out, err) for run, (out, err) in zip(runs, outputs)]
+    runs, errors = [], []
+    for n in (1, 2):
+        errors.append(open(tmp_path / f"run-{n}.stderr", "w+"))  # a file: a full pipe would block the run
+        runs.append(subprocess.Popen([sys.executable, "-m", "tests.hold_lease", str(tmp_path / "conf.yaml"),
+                                      f"run-{n}", str(HOLD_SECONDS), str(wait_seconds)],
+                                     cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors[-1], text=True))
+    for run in runs:
+        run.stdout.readline()  # "ready" (or nothing, from a run that failed first: its stderr says why)
+    start_at = time.time() + 1
+    for run in runs:
+        if run.poll() is None:
+            run.stdin.write(f"{start_at}\n")
+            run.stdin.flush()
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    results = []
+    for run, out, err in zip(runs, outputs, errors):
+        err.seek(0)
+        results.append((run.returncode, out, err.read()))
+        err.close()
+    return results
 
 
 def python_errors(results) -> str:
