@@ -5,9 +5,10 @@ Prints figures; no speed is asserted (only that the pipeline's own checks pass).
 
     .venv/bin/python -m benchmarks.bench --rows 200000 --incremental-rows 1000
 
-All tables live under --workdir (deleted first, and again at the end unless --keep). Driver memory is 2 GB, master local[2]. With
-SPARK_REMOTE set it runs through that Spark Connect endpoint instead (the engine's memory and
-master are then the server's, and its resident memory is not measured).
+All tables live under --workdir (deleted first, and again at the end unless --keep). Driver
+memory is 2 GB, master local[2]. With SPARK_REMOTE set it runs through that Spark Connect
+endpoint instead (the engine's memory and master are then the server's, and its resident memory
+is not measured).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from pipelines.transforms.normalize import normalize_payload
 #: How many example keys each finding lists.
 EXAMPLES = 5
 
+
 def row_key(output: Output) -> list[str] | None:
     """The columns a row of ``output`` is found by: its declared identity when a stored row can be
     replaced by a later one (request logs, request details: a changed row is told from a missing
