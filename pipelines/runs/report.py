@@ -30,14 +30,15 @@ from schemas.reasons import QUARANTINE_REASONS
 from schemas.shapes import ALL_REQUEST_SHAPES, ALL_RESPONSE_SHAPES, STATUS_CLASSES, TRACE_FORMATS, UNRECOGNIZED
 
 
-def progress_line(line: str) -> None:
-    """Print a run's progress line to stderr: stdout holds the report alone (``--json``)."""
-    print(line, file=sys.stderr, flush=True)
-
 COUNTERS = ("rows_read", "duplicates_collapsed", "request_logs_rows", "feedback_rows", "assessment_rows",
             "quarantined_rows")
 TALLIES = ("quarantine_reasons", "status_codes", "request_shapes", "response_shapes", "trace_formats",
            "missing_request_text", "missing_answer_text", "rows_written")
+
+
+def progress_line(line: str) -> None:
+    """Print a run's progress line to stderr: stdout holds the report alone (``--json``)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
